@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/** The `irllrec` command line. */
+import { Command } from 'commander';
+import { runCommand } from './errors.js';
+import { trainCommand } from './train.js';
+import { demoCommand } from './demo.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+const program = new Command();
+program
+  .name('irllrec')
+  .description('LLM-enhanced, intent-aware graph recommendation (IRLLRec, RLMRec, LightGCN, ...)')
+  .version('0.1.0');
+
+program
+  .command('train')
+  .description('train a model on a dataset directory (trn/val/tst_mat.pkl or train/valid/test.tsv)')
+  .requiredOption('--data <dir>', 'dataset directory')
+  .option('--model <name>', 'model (official names accepted)', 'lightgcn')
+  .option('--config <file>', 'config file (YAML or JSON); unknown keys are errors')
+  .option('--set <key=value>', 'override one config key, e.g. --set model.reg_weight=1e-5 (repeatable)', collect)
+  .option('--epochs <n>', 'train exactly n epochs (no early stopping), then test')
+  .option('--seed <s>', 'random seed (train.seed)')
+  .option('--out <dir>', 'write config.json, history.json and summary.json here')
+  .option('--json', 'print a JSON summary on stdout')
+  .action((o) => runCommand(() => trainCommand(o)));
+
+program
+  .command('demo')
+  .description('offline demo on the bundled MovieLens latest-small data')
+  .option('--epochs <n>', 'train exactly n epochs instead of the early-stopping protocol')
+  .option('--json', 'print a JSON summary on stdout')
+  .action((o) => runCommand(() => demoCommand(o)));
+
+program.showHelpAfterError();
+program.exitOverride((err) => {
+  process.exit(err.exitCode === 0 ? 0 : 2);
+});
+await program.parseAsync(process.argv);

@@ -1,0 +1,54 @@
+/** Resolves the run configuration: defaults (model x dataset section) <- config file <- --set. */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { defaultConfig, inferSection, type DatasetSection } from './defaults.js';
+import { applyOverrides, ConfigError, flatten, parseValue, validate, type Config } from './schema.js';
+import { canonicalModelName } from '../models/registry.js';
+
+export interface ResolveOptions {
+  model: string;
+  datasetName: string;
+  section?: DatasetSection;
+  configFile?: string;
+  sets?: string[];
+  seed?: number;
+}
+
+export function resolveConfig(o: ResolveOptions): { config: Config; section: DatasetSection } {
+  let model: string;
+  try {
+    model = canonicalModelName(o.model);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const section = o.section ?? inferSection(o.datasetName);
+  let cfg = defaultConfig(model, section);
+  if (o.configFile) {
+    let text: string;
+    try {
+      text = readFileSync(o.configFile, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`${o.configFile}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    let obj: unknown;
+    try {
+      obj = o.configFile.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    } catch (e) {
+      throw new ConfigError(`${o.configFile}: not valid ${o.configFile.endsWith('.json') ? 'JSON' : 'YAML'} (${(e as Error).message.split('\n')[0]})`);
+    }
+    cfg = applyOverrides(cfg, flatten(obj ?? {}, o.configFile), o.configFile);
+  }
+  const sets: Record<string, unknown> = {};
+  for (const s of o.sets ?? []) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--set ${s}: expected key=value`);
+    const key = s.slice(0, eq).trim();
+    sets[key] = parseValue(key, s.slice(eq + 1));
+  }
+  if (o.seed !== undefined) sets['train.seed'] = o.seed;
+  cfg = applyOverrides(cfg, sets, '--set');
+  if (canonicalModelName(cfg.model.name) !== model) {
+    throw new ConfigError(`model.name ${cfg.model.name} in the config differs from --model ${o.model}`);
+  }
+  return { config: validate(cfg), section };
+}

@@ -1,0 +1,132 @@
+/**
+ * The user-item bipartite graph as the reference builds it: nodes are users 0..U-1 then items
+ * U..U+I-1; A is the symmetric 0/1 adjacency without self-loops; Â = D^-1/2 A D^-1/2 computed in
+ * float64 and rounded to float32 (scipy, then .float()).
+ *
+ * The reference stores Â as an uncoalesced COO in column-major order (scipy CSC -> tocoo), and
+ * its edge dropout draws one uniform per stored entry in that order. We keep Â in CSR for
+ * propagation plus `storageToCsr`, so a recorded or seeded draw vector maps to the same edges.
+ */
+import type { CsrMatrix } from '../tensor/ops/sparse.js';
+import type { CsrPattern } from './csr.js';
+
+export interface NormalizedAdjacency {
+  /** Number of nodes (users + items). */
+  n: number;
+  numUsers: number;
+  numItems: number;
+  /** Â in CSR (symmetric), with `transposed` pointing at itself. */
+  csr: CsrMatrix;
+  /** Row of each CSR entry. */
+  rowOf: Int32Array;
+  /** For reference storage position e, the CSR position of the same entry. */
+  storageToCsr: Int32Array;
+  /** Reference storage order as (row, col) pairs, for checks against recorded graphs. */
+  storageRow: Int32Array;
+  storageCol: Int32Array;
+}
+
+export function buildNormalizedAdjacency(train: CsrPattern): NormalizedAdjacency {
+  const U = train.rows;
+  const I = train.cols;
+  const n = U + I;
+  const deg = new Float64Array(n);
+  for (let u = 0; u < U; u++) {
+    const s = train.indptr[u]!;
+    const e = train.indptr[u + 1]!;
+    deg[u] = e - s;
+    for (let j = s; j < e; j++) deg[U + train.indices[j]!]! += 1;
+  }
+  const dInvSqrt = new Float64Array(n);
+  for (let i = 0; i < n; i++) dInvSqrt[i] = deg[i]! > 0 ? Math.pow(deg[i]!, -0.5) : 0;
+
+  // CSR of the symmetric matrix: user rows list item nodes; item rows list user nodes.
+  const nnz = 2 * train.indptr[U]!;
+  const indptr = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) indptr[i + 1] = indptr[i]! + deg[i]!;
+  const indices = new Int32Array(nnz);
+  const values = new Float32Array(nnz);
+  const fill = indptr.slice(0, n);
+  for (let u = 0; u < U; u++) {
+    for (let j = train.indptr[u]!; j < train.indptr[u + 1]!; j++) indices[fill[u]!++] = U + train.indices[j]!;
+  }
+  // item rows: users in ascending order (u loops ascending)
+  for (let u = 0; u < U; u++) {
+    for (let j = train.indptr[u]!; j < train.indptr[u + 1]!; j++) indices[fill[U + train.indices[j]!]!++] = u;
+  }
+  const rowOf = new Int32Array(nnz);
+  for (let r = 0; r < n; r++) {
+    for (let p = indptr[r]!; p < indptr[r + 1]!; p++) {
+      rowOf[p] = r;
+      values[p] = dInvSqrt[r]! * dInvSqrt[indices[p]!]!;
+    }
+  }
+  // Column-major storage order of a symmetric matrix: entry e = (row = indices[e], col = rowOf[e])
+  // (the CSR walk of the transpose). Its CSR position is that of (indices[e], rowOf[e]).
+  const storageRow = Int32Array.from(indices);
+  const storageCol = Int32Array.from(rowOf);
+  const storageToCsr = new Int32Array(nnz);
+  for (let e = 0; e < nnz; e++) storageToCsr[e] = findEntry(indptr, indices, storageRow[e]!, storageCol[e]!);
+  const csr: CsrMatrix = { rows: n, cols: n, indptr, indices, values };
+  csr.transposed = csr;
+  return { n, numUsers: U, numItems: I, csr, rowOf, storageToCsr, storageRow, storageCol };
+}
+
+function findEntry(indptr: Int32Array, indices: Int32Array, r: number, c: number): number {
+  let lo = indptr[r]!;
+  let hi = indptr[r + 1]! - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = indices[mid]!;
+    if (v === c) return mid;
+    if (v < c) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  throw new Error(`adjacency entry (${r}, ${c}) missing: the matrix is not symmetric`);
+}
+
+/**
+ * The reference's SpAdjEdgeDrop: entry e (storage order) survives iff floor(r_e + keep) >= 1,
+ * with r_e and keep as float32; survivors keep their normalised value (no rescaling). Returns
+ * the dropped matrix and its transpose, both CSR, for forward and backward propagation.
+ */
+export function dropEdges(adj: NormalizedAdjacency, draws: Float32Array, keepRate: number): CsrMatrix {
+  const nnz = adj.storageToCsr.length;
+  if (draws.length !== nnz) throw new RangeError(`edge dropout needs ${nnz} draws, got ${draws.length}`);
+  const keep32 = Math.fround(keepRate);
+  const keptCsr = new Uint8Array(nnz); // keep flag of S at CSR position p
+  const keptT = new Uint8Array(nnz); // keep flag of S^T at CSR position p
+  for (let e = 0; e < nnz; e++) {
+    const k = Math.fround(draws[e]! + keep32) >= 1 ? 1 : 0;
+    keptCsr[adj.storageToCsr[e]!] = k;
+    // S^T at CSR position q=(r,c) holds S's entry (c,r), which is storage entry q itself
+    // (storage entry e is (indices[e], rowOf[e]), the transpose of CSR entry e).
+    keptT[e] = k;
+  }
+  const S = compact(adj, keptCsr);
+  S.transposed = compact(adj, keptT);
+  S.transposed.transposed = S;
+  return S;
+}
+
+function compact(adj: NormalizedAdjacency, kept: Uint8Array): CsrMatrix {
+  const { indptr, indices, values } = adj.csr;
+  const n = adj.n;
+  let count = 0;
+  for (let p = 0; p < kept.length; p++) count += kept[p]!;
+  const ip = new Int32Array(n + 1);
+  const ix = new Int32Array(count);
+  const vx = new Float32Array(count);
+  let w = 0;
+  for (let r = 0; r < n; r++) {
+    for (let p = indptr[r]!; p < indptr[r + 1]!; p++) {
+      if (kept[p]) {
+        ix[w] = indices[p]!;
+        vx[w] = values[p]!;
+        w++;
+      }
+    }
+    ip[r + 1] = w;
+  }
+  return { rows: n, cols: n, indptr: ip, indices: ix, values: vx };
+}

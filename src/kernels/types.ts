@@ -1,0 +1,104 @@
+/**
+ * The numeric kernel interface. Everything the models compute goes through these calls, so a
+ * faster backend (the C++ SIMD addon, later maybe a GPU) drops in without touching the models.
+ *
+ * Conventions:
+ * - Matrices are dense, row-major Float32Array with an explicit leading dimension (ld = the
+ *   distance in elements between two consecutive rows). Typed-array views (subarray) are fine:
+ *   every kernel honours the view's byteOffset.
+ * - Sparse matrices are CSR: indptr (rows+1, Int32Array), indices (nnz, Int32Array), values
+ *   (nnz, Float32Array).
+ * - Outputs never alias inputs unless a kernel says it may.
+ * - Reductions accumulate in float64 unless noted, then round to float32 once.
+ */
+export interface Kernels {
+  /** 'js' (the reference) or 'native' (the C++ addon). */
+  readonly name: 'js' | 'native';
+  /** Human-readable description, e.g. "native avx512 threads=2". */
+  readonly info: string;
+
+  /**
+   * C = alpha * op(A) @ op(B) + beta * C, op(A) is M x K, op(B) is K x N, C is M x N.
+   * transA: A is stored K x M (lda >= M); else M x K (lda >= K). transB: B stored N x K
+   * (ldb >= K); else K x N (ldb >= N). beta = 0 means C is written without being read (so NaN
+   * garbage in C is overwritten).
+   */
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    alpha: number, A: Float32Array, lda: number, B: Float32Array, ldb: number,
+    beta: number, C: Float32Array, ldc: number,
+  ): void;
+
+  /**
+   * Y = S @ X + beta * Y with S a CSR matrix of `rows` rows; X has (max column index + 1) rows
+   * and n columns (row-major, ld = n); Y is rows x n (ld = n). beta = 0: Y not read.
+   */
+  spmm(
+    rows: number, n: number, indptr: Int32Array, indices: Int32Array, values: Float32Array,
+    X: Float32Array, beta: number, Y: Float32Array,
+  ): void;
+
+  /**
+   * Y = S^T @ X + beta * Y with S a CSR matrix rows x cols; X is rows x n; Y is cols x n.
+   */
+  spmmT(
+    rows: number, cols: number, n: number, indptr: Int32Array, indices: Int32Array,
+    values: Float32Array, X: Float32Array, beta: number, Y: Float32Array,
+  ): void;
+
+  /** Y[r,:] = softmax(X[r,:]) (max-subtracted). Y may alias X. */
+  softmaxRows(rows: number, cols: number, X: Float32Array, Y: Float32Array): void;
+
+  /** out[r] = log(sum_c exp(X[r,c])) (max-subtracted). */
+  logSumExpRows(rows: number, cols: number, X: Float32Array, out: Float32Array): void;
+
+  /**
+   * Y[r,:] = X[r,:] / max(||X[r,:]||_2, eps); norms[r] = ||X[r,:]||_2 (unclamped).
+   * Y may alias X.
+   */
+  l2NormalizeRows(rows: number, cols: number, X: Float32Array, eps: number, Y: Float32Array, norms: Float32Array): void;
+
+  /** dst[i,:] = src[idx[i],:] for i < idx.length; rows of width cols. */
+  gatherRows(cols: number, src: Float32Array, idx: Int32Array, dst: Float32Array): void;
+
+  /** dst[idx[i],:] += src[i,:] for i < idx.length (duplicates accumulate). */
+  scatterAddRows(cols: number, src: Float32Array, idx: Int32Array, dst: Float32Array): void;
+
+  /** out[r] = dot(A[r,:], B[r,:]) for r < rows. */
+  rowDot(rows: number, cols: number, A: Float32Array, B: Float32Array, out: Float32Array): void;
+
+  /** y[i] += alpha * x[i] for i < n. */
+  axpy(n: number, alpha: number, x: Float32Array, y: Float32Array): void;
+
+  /** y[i] = alpha * x[i] + beta * y[i] (beta = 0: y not read). */
+  axpby(n: number, alpha: number, x: Float32Array, beta: number, y: Float32Array): void;
+
+  /** out[i] = a[i] * b[i]. out may alias a or b. */
+  mul(n: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
+
+  /** sum_i x[i] (float64 accumulation). */
+  sum(n: number, x: Float32Array): number;
+
+  /** sum_i x[i]^2 (float64 accumulation). */
+  sumSquares(n: number, x: Float32Array): number;
+
+  /** sum_i x[i]*y[i] (float64 accumulation). */
+  dot(n: number, x: Float32Array, y: Float32Array): number;
+
+  /**
+   * One Adam step with PyTorch 1.13 semantics (weight_decay 0, no amsgrad), in place:
+   *   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g;
+   *   p -= (lr / (1 - b1^step)) * m / (sqrt(v) / sqrt(1 - b2^step) + eps)
+   */
+  adam(
+    n: number, param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array,
+    lr: number, beta1: number, beta2: number, eps: number, step: number,
+  ): void;
+
+  /**
+   * Row-wise top-k: for each row r < rows of X (rows x cols), the indices of the k largest
+   * values in descending order (ties: lower index first), written to outIdx[r*k..] and their
+   * values to outVal[r*k..]. k <= cols.
+   */
+  topkRows(rows: number, cols: number, X: Float32Array, k: number, outIdx: Int32Array, outVal: Float32Array): void;
+}

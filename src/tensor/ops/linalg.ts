@@ -1,0 +1,64 @@
+/** Dense products: matmul (both transposes) and linear (x @ W^T + b), with their gradients. */
+import { getKernels } from '../../kernels/index.js';
+import { Tensor, record } from '../tensor.js';
+
+function dims2(t: Tensor, what: string): [number, number] {
+  if (t.shape.length !== 2) throw new RangeError(`${what}: expected a 2-D tensor, got shape [${t.shape.join(', ')}]`);
+  return [t.shape[0]!, t.shape[1]!];
+}
+
+/**
+ * op(a) @ op(b). transA: a is stored K x M; transB: b is stored N x K.
+ * Gradients: dA = g @ op(b)^T (or its transpose), dB = op(a)^T @ g (or its transpose).
+ */
+export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  const k = getKernels();
+  const [ar, ac] = dims2(a, 'matmul');
+  const [br, bc] = dims2(b, 'matmul');
+  const M = transA ? ac : ar;
+  const K = transA ? ar : ac;
+  const Kb = transB ? bc : br;
+  const N = transB ? br : bc;
+  if (K !== Kb) throw new RangeError(`matmul: inner dimensions differ (${K} vs ${Kb})`);
+  const out = new Float32Array(M * N);
+  k.gemm(transA, transB, M, N, K, 1, a.data, ac, b.data, bc, 0, out, N);
+  return record(new Tensor(out, [M, N]), [a, b], (g) => {
+    if (a.requiresGrad) {
+      const ga = a.gradBuffer();
+      // a = [M,K] (not transA): dA = g[M,N] @ op(b)^T. op(b)^T is b when transB, else b^T.
+      if (!transA) k.gemm(false, !transB, M, K, N, 1, g, N, b.data, bc, 1, ga, ac);
+      // a stored [K,M]: dA^T = op(b) @ g^T => dA[K,M] = op(b)[K,N] @ g^T
+      else k.gemm(transB, true, K, M, N, 1, b.data, bc, g, N, 1, ga, ac);
+    }
+    if (b.requiresGrad) {
+      const gb = b.gradBuffer();
+      // b = [K,N]: dB = op(a)^T @ g
+      if (!transB) k.gemm(!transA, false, K, N, M, 1, a.data, ac, g, N, 1, gb, bc);
+      // b stored [N,K]: dB = g^T @ op(a)
+      else k.gemm(true, transA, N, K, M, 1, g, N, a.data, ac, 1, gb, bc);
+    }
+  });
+}
+
+/** y = x @ W^T + b, with W stored [out, in] (PyTorch nn.Linear layout) and b [out]. */
+export function linear(x: Tensor, W: Tensor, b?: Tensor): Tensor {
+  const k = getKernels();
+  const [n, din] = dims2(x, 'linear');
+  const [dout, win] = dims2(W, 'linear');
+  if (din !== win) throw new RangeError(`linear: input width ${din} does not match weight [${dout}, ${win}]`);
+  if (b && b.size !== dout) throw new RangeError(`linear: bias has ${b.size} entries, expected ${dout}`);
+  const out = new Float32Array(n * dout);
+  if (b) for (let r = 0; r < n; r++) out.set(b.data, r * dout);
+  k.gemm(false, true, n, dout, din, 1, x.data, din, W.data, win, b ? 1 : 0, out, dout);
+  const inputs = b ? [x, W, b] : [x, W];
+  return record(new Tensor(out, [n, dout]), inputs, (g) => {
+    if (x.requiresGrad) k.gemm(false, false, n, din, dout, 1, g, dout, W.data, win, 1, x.gradBuffer(), din);
+    if (W.requiresGrad) k.gemm(true, false, dout, din, n, 1, g, dout, x.data, din, 1, W.gradBuffer(), win);
+    if (b && b.requiresGrad) {
+      const gb = b.gradBuffer();
+      const acc = new Float64Array(dout);
+      for (let r = 0; r < n; r++) for (let c = 0; c < dout; c++) acc[c]! += g[r * dout + c]!;
+      for (let c = 0; c < dout; c++) gb[c]! += acc[c]!;
+    }
+  });
+}

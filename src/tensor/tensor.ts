@@ -1,0 +1,122 @@
+/**
+ * A Float32Array tensor (row-major, at most 2-D in practice) and the autograd tape.
+ *
+ * Ops (src/tensor/ops/*) compute their forward with the active kernels and, when a tape is
+ * recording and some input needs a gradient, push a closure that accumulates the input
+ * gradients. `backward(loss)` runs the closures in reverse. Each op's gradient sits beside its
+ * forward in the same file.
+ */
+export class Tensor {
+  grad: Float32Array | null = null;
+
+  constructor(
+    public data: Float32Array,
+    public readonly shape: readonly number[],
+    public requiresGrad = false,
+    public name?: string,
+  ) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (data.length !== n) {
+      throw new RangeError(`tensor${name ? ` ${name}` : ''}: data length ${data.length} does not match shape [${shape.join(', ')}]`);
+    }
+  }
+
+  static zeros(shape: readonly number[], requiresGrad = false, name?: string): Tensor {
+    return new Tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, requiresGrad, name);
+  }
+
+  static scalar(x: number): Tensor {
+    return new Tensor(Float32Array.of(x), []);
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  /** Rows of a 2-D tensor (1 for a vector or scalar). */
+  get rows(): number {
+    return this.shape.length >= 2 ? this.shape[0]! : 1;
+  }
+
+  /** Columns of a 2-D tensor (length of a vector). */
+  get cols(): number {
+    return this.shape.length === 0 ? 1 : this.shape[this.shape.length - 1]!;
+  }
+
+  /** The scalar value of a 1-element tensor. */
+  item(): number {
+    if (this.data.length !== 1) throw new RangeError(`item() on a tensor of shape [${this.shape.join(', ')}]`);
+    return this.data[0]!;
+  }
+
+  /** The gradient buffer, allocated (zeroed) on first use. */
+  gradBuffer(): Float32Array {
+    if (!this.grad) this.grad = new Float32Array(this.data.length);
+    return this.grad;
+  }
+
+  zeroGrad(): void {
+    if (this.grad) this.grad.fill(0);
+  }
+}
+
+type BackwardFn = () => void;
+
+/** Records backward closures while active. */
+export class Tape {
+  private readonly steps: BackwardFn[] = [];
+
+  push(fn: BackwardFn): void {
+    this.steps.push(fn);
+  }
+
+  get length(): number {
+    return this.steps.length;
+  }
+
+  /** Seeds d(loss)/d(loss) = 1 and runs every recorded step in reverse, then clears the tape. */
+  backward(loss: Tensor): void {
+    if (loss.size !== 1) throw new RangeError('backward() needs a scalar loss');
+    loss.gradBuffer()[0] = 1;
+    for (let i = this.steps.length - 1; i >= 0; i--) this.steps[i]!();
+    this.steps.length = 0;
+  }
+}
+
+let active: Tape | null = null;
+
+/** Runs fn with `tape` recording; returns fn's result. */
+export function withTape<T>(tape: Tape, fn: () => T): T {
+  const prev = active;
+  active = tape;
+  try {
+    return fn();
+  } finally {
+    active = prev;
+  }
+}
+
+/** Runs fn with no tape (inference). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = active;
+  active = null;
+  try {
+    return fn();
+  } finally {
+    active = prev;
+  }
+}
+
+/**
+ * If a tape is recording and any input needs a gradient, marks `out` as needing one and
+ * records `backward` (called with out.grad, which is then guaranteed to exist).
+ */
+export function record(out: Tensor, inputs: readonly Tensor[], backward: (g: Float32Array) => void): Tensor {
+  if (active && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    active.push(() => {
+      if (out.grad) backward(out.grad);
+    });
+  }
+  return out;
+}

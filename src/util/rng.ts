@@ -1,0 +1,145 @@
+/**
+ * One seeded PRNG for everything random (negative sampling, shuffling, edge dropout, noise,
+ * node masks). xoshiro128** on 32-bit words, seeded through splitmix32, so it is fast in plain
+ * JavaScript and its whole state is four integers (saved in checkpoints for exact resume).
+ *
+ * Models draw through the narrow `RandomSource` interface, so the fixture tests can replay the
+ * reference's recorded draws through the very same code path.
+ */
+export interface RandomSource {
+  /** n uniform floats in [0, 1) (float32 values), like torch.rand. */
+  rand(n: number): Float32Array;
+  /** n standard normal floats, like torch.randn. */
+  randn(n: number): Float32Array;
+  /** `size` distinct ints from [0, n), like np.random.choice(n, size, replace=False). */
+  choice(n: number, size: number): Int32Array;
+}
+
+function splitmix32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x9e3779b9) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+}
+
+export type RngState = [number, number, number, number];
+
+export class Rng implements RandomSource {
+  private s0 = 0;
+  private s1 = 0;
+  private s2 = 0;
+  private s3 = 0;
+  private spareNormal: number | null = null;
+
+  constructor(seed: number) {
+    if (!Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`);
+    const sm = splitmix32(Math.floor(seed) ^ 0x5eed1234);
+    this.s0 = sm();
+    this.s1 = sm();
+    this.s2 = sm();
+    this.s3 = sm();
+    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+  }
+
+  static fromState(state: RngState, spare: number | null = null): Rng {
+    const r = new Rng(0);
+    [r.s0, r.s1, r.s2, r.s3] = state.map((x) => x >>> 0) as RngState;
+    r.spareNormal = spare;
+    return r;
+  }
+
+  state(): { words: RngState; spareNormal: number | null } {
+    return { words: [this.s0, this.s1, this.s2, this.s3], spareNormal: this.spareNormal };
+  }
+
+  /** A new independent generator derived from this one (advances this one by 4 draws). */
+  fork(): Rng {
+    return Rng.fromState([this.nextU32(), this.nextU32(), this.nextU32(), this.nextU32() | 1]);
+  }
+
+  nextU32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
+    const t = this.s1 << 9;
+    this.s2 ^= this.s0;
+    this.s3 ^= this.s1;
+    this.s1 ^= this.s2;
+    this.s0 ^= this.s3;
+    this.s2 ^= t;
+    this.s3 = rotl(this.s3, 11);
+    return result;
+  }
+
+  /** Uniform in [0, 1) with 24 random bits (exactly representable in float32). */
+  float(): number {
+    return (this.nextU32() >>> 8) / 16777216;
+  }
+
+  /** Uniform integer in [0, n) without modulo bias (n < 2^32). */
+  int(n: number): number {
+    if (n <= 0) throw new RangeError(`int(n) needs n > 0, got ${n}`);
+    const limit = 0x100000000 - (0x100000000 % n);
+    let x = this.nextU32();
+    while (x >= limit) x = this.nextU32();
+    return x % n;
+  }
+
+  normal(): number {
+    if (this.spareNormal !== null) {
+      const s = this.spareNormal;
+      this.spareNormal = null;
+      return s;
+    }
+    let u = 0;
+    while (u === 0) u = this.float();
+    const v = this.float();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spareNormal = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  rand(n: number): Float32Array {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.float();
+    return out;
+  }
+
+  randn(n: number): Float32Array {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.normal();
+    return out;
+  }
+
+  choice(n: number, size: number): Int32Array {
+    if (size > n) throw new RangeError(`choice: cannot draw ${size} distinct values from ${n}`);
+    // Partial Fisher-Yates over a lazily materialised identity permutation.
+    const swapped = new Map<number, number>();
+    const out = new Int32Array(size);
+    for (let i = 0; i < size; i++) {
+      const j = i + this.int(n - i);
+      const vi = swapped.get(i) ?? i;
+      const vj = swapped.get(j) ?? j;
+      out[i] = vj;
+      swapped.set(j, vi);
+    }
+    return out;
+  }
+
+  /** In-place Fisher-Yates shuffle. */
+  shuffle(a: Int32Array): Int32Array {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const t = a[i]!;
+      a[i] = a[j]!;
+      a[j] = t;
+    }
+    return a;
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
