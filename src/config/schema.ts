@@ -81,7 +81,7 @@ function check(key: string, kind: Kind, v: unknown, where: string): unknown {
 /** Parses a `--set` value string into the key's type. */
 export function parseValue(key: string, raw: string): unknown {
   const kind = CONFIG_KEYS[key];
-  if (!kind) throw new ConfigError(`--set ${key}: unknown config key (known: ${Object.keys(CONFIG_KEYS).join(', ')})`);
+  if (!kind) throw new ConfigError(`--set ${key}: unknown config key ${key} (known: ${Object.keys(CONFIG_KEYS).join(', ')})`);
   if (kind === 'string') return raw;
   if (kind === 'intlist') return raw.split(',').map((s) => Number(s.trim()));
   const n = Number(raw);

@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * Error raised by the data-format readers for malformed, truncated or
+ * unsupported input files.
+ *
+ * The message is always a single line of the form
+ *
+ *     <file>:<line>: <what is wrong>      (when a line number is known)
+ *     <file>: <what is wrong>             (otherwise)
+ *
+ * so the CLI can print `err.message` verbatim and exit with status 2.
+ */
+export interface DataErrorOptions {
+  /** 1-based line number in a text file. */
+  line?: number;
+  /** Name of the offending field / column, if any. */
+  field?: string;
+  /** Byte offset in a binary file (e.g. the pickle opcode position). */
+  offset?: number;
+  /** Underlying error, if this wraps one. */
+  cause?: unknown;
+}
+
+export class DataError extends Error {
+  /** Path of the file that is wrong. */
+  readonly file: string;
+  /** 1-based line number, when the problem is tied to a line of a text file. */
+  readonly line: number | undefined;
+  /** Field / column name, when the problem is tied to one field. */
+  readonly field: string | undefined;
+  /** Byte offset, when the problem is tied to a position in a binary file. */
+  readonly offset: number | undefined;
+  /** The description without the `<file>:<line>: ` prefix. */
+  readonly detail: string;
+
+  constructor(file: string, detail: string, options: DataErrorOptions = {}) {
+    // Keep the message on one line whatever the detail contains.
+    const oneLine = detail.replace(/\s*[\r\n]+\s*/g, ' ');
+    const where = options.line !== undefined ? `${file}:${options.line}` : file;
+    super(`${where}: ${oneLine}`, options.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = 'DataError';
+    this.file = file;
+    this.line = options.line;
+    this.field = options.field;
+    this.offset = options.offset;
+    this.detail = oneLine;
+  }
+}
+
+/** True when `e` is a {@link DataError}. */
+export function isDataError(e: unknown): e is DataError {
+  return e instanceof DataError;
+}
+
+/**
+ * Read a whole file synchronously, turning I/O failures (missing file,
+ * permission denied, a directory) into a DataError naming the file.
+ */
+export function readFileForData(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'file not found'
+        : code === 'EISDIR'
+          ? 'is a directory, expected a file'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : `cannot read file (${(e as Error).message})`;
+    throw new DataError(file, why, { cause: e });
+  }
+}

@@ -1,0 +1,810 @@
+/**
+ * A small, safe interpreter for Python pickles (protocols 2–5).
+ *
+ * Nothing is ever executed: globals are only *named*, and only names on a
+ * whitelist are accepted at all. Calls (REDUCE / NEWOBJ / NEWOBJ_EX) and
+ * BUILD on whitelisted globals produce inert {@link PyObject} descriptions
+ * that the format-specific readers (numpy.ts, sslrec-pkl.ts) interpret.
+ *
+ * The opcode set covers what CPython's pickler emits for plain containers,
+ * ints, floats, strings, bytes and the objects numpy / scipy pickle through
+ * __reduce__ (ndarray, dtype, coo_matrix), including protocol-2 bytes
+ * (`_codecs.encode(str, 'latin1')`) and protocol-5 in-band buffers
+ * (BYTEARRAY8). Text-mode opcodes of protocols 0/1 that need string parsing
+ * of Python literals (INT, LONG, FLOAT, STRING, UNICODE), object creation
+ * through INST/OBJ, the extension registry, persistent ids and out-of-band
+ * buffers are rejected with a DataError.
+ */
+import { DataError, readFileForData } from '../errors.js';
+
+// ---------------------------------------------------------------------------
+// Value model
+
+export class PyTuple {
+  readonly kind = 'tuple' as const;
+  constructor(readonly items: PyValue[]) {}
+}
+
+export class PyList {
+  readonly kind = 'list' as const;
+  constructor(readonly items: PyValue[]) {}
+}
+
+export class PyDict {
+  readonly kind = 'dict' as const;
+  readonly entries: Array<[PyValue, PyValue]> = [];
+  /** normalised hashable key -> index into entries */
+  private readonly index = new Map<string, number>();
+
+  /** Python-style `d[key] = value` (an equal key is replaced in place). */
+  set(key: PyValue, value: PyValue): void {
+    const k = hashKey(key);
+    const i = k === null ? undefined : this.index.get(k);
+    if (i !== undefined) {
+      this.entries[i] = [this.entries[i]![0], value];
+      return;
+    }
+    if (k !== null) this.index.set(k, this.entries.length);
+    this.entries.push([key, value]);
+  }
+
+  /** Value for a string / number / bool / None key, or undefined. */
+  get(key: string | number | bigint | boolean | null): PyValue | undefined {
+    const i = this.index.get(hashKey(key)!);
+    return i === undefined ? undefined : this.entries[i]![1];
+  }
+
+  has(key: string | number | bigint | boolean | null): boolean {
+    return this.index.has(hashKey(key)!);
+  }
+
+  keys(): PyValue[] {
+    return this.entries.map((e) => e[0]);
+  }
+}
+
+/**
+ * A string that is equal for keys Python considers equal (1 == 1.0 == True,
+ * int vs bigint, tuples of such), or null for keys we do not deduplicate.
+ */
+function hashKey(v: PyValue): string | null {
+  if (v === null) return 'N';
+  if (typeof v === 'string') return 's' + v;
+  if (typeof v === 'boolean') return v ? 'n1' : 'n0';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'n' + BigInt(v).toString() : 'n' + String(v);
+  if (typeof v === 'bigint') return 'n' + v.toString();
+  if (v instanceof Uint8Array) return 'b' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
+  if (v instanceof PyTuple) {
+    const parts: string[] = [];
+    for (const x of v.items) {
+      const h = hashKey(x);
+      if (h === null) return null;
+      parts.push(JSON.stringify(h));
+    }
+    return 't[' + parts.join(',') + ']';
+  }
+  return null;
+}
+
+/** A reference to a Python global (`module.name`), never resolved to code. */
+export class PyGlobal {
+  readonly kind = 'global' as const;
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
+  get qualname(): string {
+    return `${this.module}.${this.name}`;
+  }
+}
+
+/**
+ * The description of an object a pickle would construct: `cls(*args)` (REDUCE),
+ * `cls.__new__(cls, *args, **kwargs)` (NEWOBJ / NEWOBJ_EX), then optionally
+ * `__setstate__(state)` / `__dict__.update(state)` (BUILD).
+ */
+export class PyObject {
+  readonly kind = 'object' as const;
+  state: PyValue | undefined = undefined;
+  constructor(
+    readonly cls: PyGlobal,
+    readonly args: PyValue[],
+    readonly via: 'reduce' | 'newobj',
+    readonly kwargs: PyDict | undefined = undefined,
+  ) {}
+}
+
+/**
+ * A decoded pickle value. Python `int` becomes a number when it is a safe
+ * integer and a bigint otherwise; `float` a number; `str` (and protocol-2
+ * Python-2 `str`, decoded as latin-1) a string; `bytes` / `bytearray` a
+ * Uint8Array (possibly a view into the file buffer — copy before mutating).
+ */
+export type PyValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | PyTuple
+  | PyList
+  | PyDict
+  | PyGlobal
+  | PyObject;
+
+/** Short human description of a value, for error messages. */
+export function describePy(v: PyValue | undefined): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'None';
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (typeof v === 'number') return Number.isInteger(v) ? `int ${v}` : `float ${v}`;
+  if (typeof v === 'bigint') return `int ${v}`;
+  if (typeof v === 'string') return `str ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  if (v instanceof Uint8Array) return `bytes of length ${v.length}`;
+  switch (v.kind) {
+    case 'tuple':
+      return `tuple of ${v.items.length}`;
+    case 'list':
+      return `list of ${v.items.length}`;
+    case 'dict':
+      return `dict of ${v.entries.length}`;
+    case 'global':
+      return `global ${v.qualname}`;
+    case 'object':
+      return `${v.cls.qualname} object`;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Whitelist
+
+/** Globals produced by numpy (1.x and 2.x module paths) for ndarray / dtype / scalars. */
+export const NUMPY_GLOBALS: readonly string[] = [
+  'numpy.ndarray',
+  'numpy.dtype',
+  'numpy.core.multiarray._reconstruct',
+  'numpy._core.multiarray._reconstruct',
+  'numpy.core.multiarray.scalar',
+  'numpy._core.multiarray.scalar',
+  'numpy.core.numeric._frombuffer',
+  'numpy._core.numeric._frombuffer',
+];
+
+/** Globals for scipy COO sparse matrices/arrays (scipy >= 1.8 and the older module path). */
+export const SCIPY_COO_GLOBALS: readonly string[] = [
+  'scipy.sparse._coo.coo_matrix',
+  'scipy.sparse._coo.coo_array',
+  'scipy.sparse.coo.coo_matrix',
+];
+
+/**
+ * Globals the pickle machinery itself uses to encode bytes in protocol 2;
+ * the VM evaluates these directly (they are pure data conversions).
+ */
+const BUILTIN_DATA_GLOBALS = new Set([
+  '_codecs.encode',
+  'builtins.bytearray',
+  '__builtin__.bytearray',
+  'builtins.bytes',
+  '__builtin__.bytes',
+]);
+
+export const DEFAULT_ALLOWED_GLOBALS: readonly string[] = [...NUMPY_GLOBALS, ...SCIPY_COO_GLOBALS];
+
+export interface LoadPickleOptions {
+  /** `module.name` strings that may appear in GLOBAL / STACK_GLOBAL. Default: {@link DEFAULT_ALLOWED_GLOBALS}. */
+  allowedGlobals?: Iterable<string>;
+}
+
+// ---------------------------------------------------------------------------
+// Opcodes
+
+const OP = {
+  MARK: 0x28, // (
+  EMPTY_TUPLE: 0x29, // )
+  STOP: 0x2e, // .
+  POP: 0x30, // 0
+  POP_MARK: 0x31, // 1
+  DUP: 0x32, // 2
+  BINBYTES: 0x42, // B
+  SHORT_BINBYTES: 0x43, // C
+  BINFLOAT: 0x47, // G
+  BININT: 0x4a, // J
+  BININT1: 0x4b, // K
+  BININT2: 0x4d, // M
+  NONE: 0x4e, // N
+  REDUCE: 0x52, // R
+  BINSTRING: 0x54, // T
+  SHORT_BINSTRING: 0x55, // U
+  BINUNICODE: 0x58, // X
+  EMPTY_LIST: 0x5d, // ]
+  APPEND: 0x61, // a
+  BUILD: 0x62, // b
+  GLOBAL: 0x63, // c
+  DICT: 0x64, // d
+  APPENDS: 0x65, // e
+  GET: 0x67, // g
+  BINGET: 0x68, // h
+  LONG_BINGET: 0x6a, // j
+  LIST: 0x6c, // l
+  PUT: 0x70, // p
+  BINPUT: 0x71, // q
+  LONG_BINPUT: 0x72, // r
+  SETITEM: 0x73, // s
+  TUPLE: 0x74, // t
+  SETITEMS: 0x75, // u
+  EMPTY_DICT: 0x7d, // }
+  PROTO: 0x80,
+  NEWOBJ: 0x81,
+  TUPLE1: 0x85,
+  TUPLE2: 0x86,
+  TUPLE3: 0x87,
+  NEWTRUE: 0x88,
+  NEWFALSE: 0x89,
+  LONG1: 0x8a,
+  LONG4: 0x8b,
+  SHORT_BINUNICODE: 0x8c,
+  BINUNICODE8: 0x8d,
+  BINBYTES8: 0x8e,
+  NEWOBJ_EX: 0x92,
+  STACK_GLOBAL: 0x93,
+  MEMOIZE: 0x94,
+  FRAME: 0x95,
+  BYTEARRAY8: 0x96,
+  NEXT_BUFFER: 0x97,
+  READONLY_BUFFER: 0x98,
+} as const;
+
+/** Names of opcodes we recognise but refuse, for clearer messages. */
+const REFUSED: Record<number, string> = {
+  0x46: 'FLOAT (protocol 0 text float)',
+  0x49: 'INT (protocol 0 text int)',
+  0x4c: 'LONG (protocol 0 text long)',
+  0x53: 'STRING (protocol 0 text string)',
+  0x56: 'UNICODE (protocol 0 text unicode)',
+  0x50: 'PERSID (persistent id)',
+  0x51: 'BINPERSID (persistent id)',
+  0x69: 'INST (protocol 0 instance creation)',
+  0x6f: 'OBJ (protocol 1 instance creation)',
+  0x82: 'EXT1 (extension registry)',
+  0x83: 'EXT2 (extension registry)',
+  0x84: 'EXT4 (extension registry)',
+  0x8f: 'EMPTY_SET',
+  0x90: 'ADDITEMS',
+  0x91: 'FROZENSET',
+  0x97: 'NEXT_BUFFER (out-of-band buffer)',
+  0x98: 'READONLY_BUFFER (out-of-band buffer)',
+};
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
+/** Decode a little-endian two's-complement integer (LONG1 / LONG4 payload). */
+function decodeLong(bytes: Uint8Array): number | bigint {
+  if (bytes.length === 0) return 0;
+  let v = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]!);
+  if (bytes[bytes.length - 1]! & 0x80) v -= 1n << BigInt(8 * bytes.length);
+  if (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
+  return v;
+}
+
+// ---------------------------------------------------------------------------
+// The VM
+
+/**
+ * Interpret a pickle held in `buf`. `file` is used only in error messages.
+ * Throws DataError (with the byte offset) on truncated or corrupt input,
+ * unsupported opcodes, and globals that are not whitelisted.
+ */
+export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOptions = {}): PyValue {
+  const allowed = new Set(options.allowedGlobals ?? DEFAULT_ALLOWED_GLOBALS);
+  const n = buf.length;
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let pos = 0;
+  let opPos = 0; // offset of the opcode being executed
+  let opName = '';
+  const stack: PyValue[] = [];
+  const marks: number[] = [];
+  const memo = new Map<number, PyValue>();
+
+  const fail = (what: string, at: number = opPos): never => {
+    throw new DataError(file, `corrupt or unsupported pickle: ${what} at byte offset ${at}`, { offset: at });
+  };
+  const need = (k: number): void => {
+    if (k > n - pos) {
+      throw new DataError(
+        file,
+        `truncated pickle: ${opName} at byte offset ${opPos} needs ${k} more byte(s) but the file ends at ${n}`,
+        { offset: opPos },
+      );
+    }
+  };
+  const u8 = (): number => {
+    need(1);
+    return buf[pos++]!;
+  };
+  const u16 = (): number => {
+    need(2);
+    const v = view.getUint16(pos, true);
+    pos += 2;
+    return v;
+  };
+  const i32 = (): number => {
+    need(4);
+    const v = view.getInt32(pos, true);
+    pos += 4;
+    return v;
+  };
+  const u32 = (): number => {
+    need(4);
+    const v = view.getUint32(pos, true);
+    pos += 4;
+    return v;
+  };
+  const u64 = (): number => {
+    need(8);
+    const lo = view.getUint32(pos, true);
+    const hi = view.getUint32(pos + 4, true);
+    pos += 8;
+    const v = hi * 0x1_0000_0000 + lo;
+    if (hi >= 0x20_0000) fail(`length ${BigInt(hi) * 0x1_0000_0000n + BigInt(lo)} is too large`);
+    return v;
+  };
+  const bytes = (k: number): Uint8Array => {
+    need(k);
+    const b = buf.subarray(pos, pos + k);
+    pos += k;
+    return b;
+  };
+  const line = (): string => {
+    // newline-terminated ASCII argument (GLOBAL, GET, PUT)
+    const start = pos;
+    while (pos < n && buf[pos] !== 0x0a) pos++;
+    if (pos >= n) {
+      throw new DataError(file, `truncated pickle: ${opName} at byte offset ${opPos} has no terminating newline`, {
+        offset: opPos,
+      });
+    }
+    const s = latin1(buf.subarray(start, pos));
+    pos++; // skip \n
+    return s;
+  };
+  const text = (b: Uint8Array): string => {
+    try {
+      return utf8.decode(b);
+    } catch {
+      return fail('string is not valid UTF-8');
+    }
+  };
+  const pop = (): PyValue => {
+    const floor = marks.length ? marks[marks.length - 1]! : 0;
+    if (stack.length <= floor) fail(`${opName} on an empty stack`);
+    return stack.pop() as PyValue;
+  };
+  const top = (): PyValue => {
+    const floor = marks.length ? marks[marks.length - 1]! : 0;
+    if (stack.length <= floor) fail(`${opName} on an empty stack`);
+    return stack[stack.length - 1] as PyValue;
+  };
+  const popMark = (): PyValue[] => {
+    const m = marks.pop();
+    if (m === undefined) return fail(`${opName} without a preceding MARK`);
+    return stack.splice(m);
+  };
+  const memoGet = (idx: number): PyValue => {
+    const v = memo.get(idx);
+    if (v === undefined) fail(`memo entry ${idx} was never stored`);
+    return v as PyValue;
+  };
+  const memoPut = (idx: number): void => {
+    memo.set(idx, top());
+  };
+  const makeGlobal = (module: string, name: string): PyGlobal => {
+    const q = `${module}.${name}`;
+    if (!allowed.has(q) && !BUILTIN_DATA_GLOBALS.has(q)) {
+      fail(`global ${q} is not allowed (only numpy arrays and scipy COO matrices can be read)`);
+    }
+    return new PyGlobal(module, name);
+  };
+  const asTupleItems = (v: PyValue, what: string): PyValue[] => {
+    if (!(v instanceof PyTuple)) return fail(`${what} must be a tuple, found ${describePy(v)}`);
+    return v.items;
+  };
+  const call = (callable: PyValue, args: PyValue[]): PyValue => {
+    if (!(callable instanceof PyGlobal)) return fail(`REDUCE on ${describePy(callable)}, expected a global`);
+    switch (callable.qualname) {
+      case '_codecs.encode': {
+        // protocol 2 spelling of bytes: _codecs.encode(<latin-1 str>, 'latin1')
+        const [s, enc] = args;
+        if (args.length !== 2 || typeof s !== 'string' || (enc !== 'latin1' && enc !== 'latin-1')) {
+          return fail(`unsupported _codecs.encode call (${args.map(describePy).join(', ')})`);
+        }
+        const out = new Uint8Array(s.length);
+        for (let i = 0; i < s.length; i++) {
+          const c = s.charCodeAt(i);
+          if (c > 0xff) fail('_codecs.encode: character outside latin-1');
+          out[i] = c;
+        }
+        return out;
+      }
+      case 'builtins.bytearray':
+      case '__builtin__.bytearray':
+      case 'builtins.bytes':
+      case '__builtin__.bytes': {
+        if (args.length === 0) return new Uint8Array(0);
+        const [a0, enc] = args;
+        if (args.length === 1 && a0 instanceof Uint8Array) return a0.slice();
+        if (args.length === 1 && a0 instanceof PyList) {
+          const out = new Uint8Array(a0.items.length);
+          a0.items.forEach((x, i) => {
+            if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > 255) fail('bytearray(): bad item');
+            out[i] = x as number;
+          });
+          return out;
+        }
+        if (args.length === 2 && typeof a0 === 'string' && (enc === 'latin-1' || enc === 'latin1')) {
+          const out = new Uint8Array(a0.length);
+          for (let i = 0; i < a0.length; i++) {
+            const c = a0.charCodeAt(i);
+            if (c > 0xff) fail(`${callable.qualname}(): character outside latin-1`);
+            out[i] = c;
+          }
+          return out;
+        }
+        return fail(`unsupported ${callable.qualname} call`);
+      }
+      default:
+        return new PyObject(callable, args, 'reduce');
+    }
+  };
+
+  if (n === 0) throw new DataError(file, 'not a pickle file: the file is empty', { offset: 0 });
+  if (buf[0] !== OP.PROTO) {
+    throw new DataError(
+      file,
+      `not a pickle file (protocol 2-5): expected PROTO opcode 0x80 at byte offset 0, found 0x${buf[0]!
+        .toString(16)
+        .padStart(2, '0')}`,
+      { offset: 0 },
+    );
+  }
+
+  try {
+    for (;;) {
+      if (pos >= n) {
+        throw new DataError(file, `truncated pickle: the file ends at byte offset ${n} before the STOP opcode`, {
+          offset: n,
+        });
+      }
+      opPos = pos;
+      const op = buf[pos++]!;
+      switch (op) {
+        case OP.PROTO: {
+          opName = 'PROTO';
+          const p = u8();
+          if (opPos !== 0) fail('PROTO opcode not at the start of the pickle');
+          if (p < 2 || p > 5) fail(`unsupported pickle protocol ${p} (expected 2-5)`);
+          break;
+        }
+        case OP.FRAME: {
+          opName = 'FRAME';
+          const len = u64();
+          if (len > n - pos) {
+            throw new DataError(
+              file,
+              `truncated pickle: FRAME at byte offset ${opPos} announces ${len} bytes but only ${n - pos} remain`,
+              { offset: opPos },
+            );
+          }
+          break;
+        }
+        case OP.STOP: {
+          opName = 'STOP';
+          if (marks.length) fail('STOP inside an unclosed MARK');
+          if (stack.length !== 1) fail(`STOP with ${stack.length} values on the stack (expected 1)`);
+          if (pos !== n) fail(`${n - pos} unexpected trailing byte(s) after STOP`, pos);
+          return stack[0] as PyValue;
+        }
+
+        // --- constants
+        case OP.NONE:
+          stack.push(null);
+          break;
+        case OP.NEWTRUE:
+          stack.push(true);
+          break;
+        case OP.NEWFALSE:
+          stack.push(false);
+          break;
+        case OP.BININT:
+          opName = 'BININT';
+          stack.push(i32());
+          break;
+        case OP.BININT1:
+          opName = 'BININT1';
+          stack.push(u8());
+          break;
+        case OP.BININT2:
+          opName = 'BININT2';
+          stack.push(u16());
+          break;
+        case OP.LONG1:
+          opName = 'LONG1';
+          stack.push(decodeLong(bytes(u8())));
+          break;
+        case OP.LONG4: {
+          opName = 'LONG4';
+          const len = i32();
+          if (len < 0) fail('LONG4 with negative length');
+          stack.push(decodeLong(bytes(len)));
+          break;
+        }
+        case OP.BINFLOAT:
+          opName = 'BINFLOAT';
+          need(8);
+          stack.push(view.getFloat64(pos, false));
+          pos += 8;
+          break;
+
+        // --- strings and bytes
+        case OP.SHORT_BINUNICODE:
+          opName = 'SHORT_BINUNICODE';
+          stack.push(text(bytes(u8())));
+          break;
+        case OP.BINUNICODE:
+          opName = 'BINUNICODE';
+          stack.push(text(bytes(u32())));
+          break;
+        case OP.BINUNICODE8:
+          opName = 'BINUNICODE8';
+          stack.push(text(bytes(u64())));
+          break;
+        case OP.SHORT_BINSTRING:
+          // Python 2 str; decoded as latin-1 (like pickle.load(..., encoding='latin1'))
+          opName = 'SHORT_BINSTRING';
+          stack.push(latin1(bytes(u8())));
+          break;
+        case OP.BINSTRING: {
+          opName = 'BINSTRING';
+          const len = i32();
+          if (len < 0) fail('BINSTRING with negative length');
+          stack.push(latin1(bytes(len)));
+          break;
+        }
+        case OP.SHORT_BINBYTES:
+          opName = 'SHORT_BINBYTES';
+          stack.push(bytes(u8()));
+          break;
+        case OP.BINBYTES:
+          opName = 'BINBYTES';
+          stack.push(bytes(u32()));
+          break;
+        case OP.BINBYTES8:
+          opName = 'BINBYTES8';
+          stack.push(bytes(u64()));
+          break;
+        case OP.BYTEARRAY8:
+          opName = 'BYTEARRAY8';
+          stack.push(bytes(u64()));
+          break;
+
+        // --- containers
+        case OP.MARK:
+          marks.push(stack.length);
+          break;
+        case OP.EMPTY_TUPLE:
+          stack.push(new PyTuple([]));
+          break;
+        case OP.TUPLE1: {
+          opName = 'TUPLE1';
+          const a = pop();
+          stack.push(new PyTuple([a]));
+          break;
+        }
+        case OP.TUPLE2: {
+          opName = 'TUPLE2';
+          const b = pop();
+          const a = pop();
+          stack.push(new PyTuple([a, b]));
+          break;
+        }
+        case OP.TUPLE3: {
+          opName = 'TUPLE3';
+          const c = pop();
+          const b = pop();
+          const a = pop();
+          stack.push(new PyTuple([a, b, c]));
+          break;
+        }
+        case OP.TUPLE:
+          opName = 'TUPLE';
+          stack.push(new PyTuple(popMark()));
+          break;
+        case OP.EMPTY_LIST:
+          stack.push(new PyList([]));
+          break;
+        case OP.LIST:
+          opName = 'LIST';
+          stack.push(new PyList(popMark()));
+          break;
+        case OP.APPEND: {
+          opName = 'APPEND';
+          const v = pop();
+          const l = top();
+          if (!(l instanceof PyList)) fail(`APPEND to ${describePy(l)}`);
+          (l as PyList).items.push(v);
+          break;
+        }
+        case OP.APPENDS: {
+          opName = 'APPENDS';
+          const items = popMark();
+          const l = top();
+          if (!(l instanceof PyList)) fail(`APPENDS to ${describePy(l)}`);
+          (l as PyList).items.push(...items);
+          break;
+        }
+        case OP.EMPTY_DICT:
+          stack.push(new PyDict());
+          break;
+        case OP.DICT: {
+          opName = 'DICT';
+          const items = popMark();
+          if (items.length % 2) fail('DICT with an odd number of items');
+          const d = new PyDict();
+          for (let i = 0; i < items.length; i += 2) d.set(items[i]!, items[i + 1]!);
+          stack.push(d);
+          break;
+        }
+        case OP.SETITEM: {
+          opName = 'SETITEM';
+          const v = pop();
+          const k = pop();
+          const d = top();
+          if (!(d instanceof PyDict)) fail(`SETITEM on ${describePy(d)}`);
+          (d as PyDict).set(k, v);
+          break;
+        }
+        case OP.SETITEMS: {
+          opName = 'SETITEMS';
+          const items = popMark();
+          if (items.length % 2) fail('SETITEMS with an odd number of items');
+          const d = top();
+          if (!(d instanceof PyDict)) fail(`SETITEMS on ${describePy(d)}`);
+          for (let i = 0; i < items.length; i += 2) (d as PyDict).set(items[i]!, items[i + 1]!);
+          break;
+        }
+
+        // --- stack manipulation
+        case OP.POP:
+          opName = 'POP';
+          if (marks.length && marks[marks.length - 1] === stack.length) marks.pop();
+          else pop();
+          break;
+        case OP.POP_MARK:
+          opName = 'POP_MARK';
+          popMark();
+          break;
+        case OP.DUP:
+          opName = 'DUP';
+          stack.push(top());
+          break;
+
+        // --- memo
+        case OP.MEMOIZE:
+          opName = 'MEMOIZE';
+          memoPut(memo.size);
+          break;
+        case OP.BINPUT:
+          opName = 'BINPUT';
+          memoPut(u8());
+          break;
+        case OP.LONG_BINPUT:
+          opName = 'LONG_BINPUT';
+          memoPut(u32());
+          break;
+        case OP.PUT: {
+          opName = 'PUT';
+          const s = line();
+          if (!/^\d+$/.test(s)) fail(`PUT with a bad index ${JSON.stringify(s)}`);
+          memoPut(Number(s));
+          break;
+        }
+        case OP.BINGET:
+          opName = 'BINGET';
+          stack.push(memoGet(u8()));
+          break;
+        case OP.LONG_BINGET:
+          opName = 'LONG_BINGET';
+          stack.push(memoGet(u32()));
+          break;
+        case OP.GET: {
+          opName = 'GET';
+          const s = line();
+          if (!/^\d+$/.test(s)) fail(`GET with a bad index ${JSON.stringify(s)}`);
+          stack.push(memoGet(Number(s)));
+          break;
+        }
+
+        // --- globals and objects
+        case OP.GLOBAL: {
+          opName = 'GLOBAL';
+          const module = line();
+          const name = line();
+          stack.push(makeGlobal(module, name));
+          break;
+        }
+        case OP.STACK_GLOBAL: {
+          opName = 'STACK_GLOBAL';
+          const name = pop();
+          const module = pop();
+          if (typeof module !== 'string' || typeof name !== 'string') {
+            fail(`STACK_GLOBAL needs two strings, found ${describePy(module)} and ${describePy(name)}`);
+          }
+          stack.push(makeGlobal(module as string, name as string));
+          break;
+        }
+        case OP.REDUCE: {
+          opName = 'REDUCE';
+          const args = asTupleItems(pop(), 'REDUCE arguments');
+          const callable = pop();
+          stack.push(call(callable, args));
+          break;
+        }
+        case OP.NEWOBJ: {
+          opName = 'NEWOBJ';
+          const args = asTupleItems(pop(), 'NEWOBJ arguments');
+          const cls = pop();
+          if (!(cls instanceof PyGlobal)) fail(`NEWOBJ on ${describePy(cls)}, expected a class`);
+          stack.push(new PyObject(cls as PyGlobal, args, 'newobj'));
+          break;
+        }
+        case OP.NEWOBJ_EX: {
+          opName = 'NEWOBJ_EX';
+          const kwargs = pop();
+          const args = asTupleItems(pop(), 'NEWOBJ_EX arguments');
+          const cls = pop();
+          if (!(cls instanceof PyGlobal)) fail(`NEWOBJ_EX on ${describePy(cls)}, expected a class`);
+          if (!(kwargs instanceof PyDict)) fail(`NEWOBJ_EX keyword arguments must be a dict`);
+          stack.push(new PyObject(cls as PyGlobal, args, 'newobj', kwargs as PyDict));
+          break;
+        }
+        case OP.BUILD: {
+          opName = 'BUILD';
+          const state = pop();
+          const obj = top();
+          if (!(obj instanceof PyObject)) fail(`BUILD on ${describePy(obj)}, expected an object`);
+          const o = obj as PyObject;
+          if (o.state instanceof PyDict && state instanceof PyDict) {
+            for (const [k, v] of state.entries) o.state.set(k, v);
+          } else {
+            o.state = state;
+          }
+          break;
+        }
+
+        default: {
+          const refused = REFUSED[op];
+          if (refused) fail(`unsupported opcode ${refused} (0x${op.toString(16)})`);
+          fail(`unknown opcode 0x${op.toString(16).padStart(2, '0')}`);
+        }
+      }
+    }
+  } catch (e) {
+    if (e instanceof DataError) throw e;
+    // Anything else (e.g. a RangeError from a pathological input) is still a data problem.
+    throw new DataError(file, `corrupt pickle near byte offset ${opPos}: ${(e as Error).message}`, {
+      offset: opPos,
+      cause: e,
+    });
+  }
+}
+
+/** Read and interpret a pickle file (see {@link loadPickle}). */
+export function readPickleFile(path: string, options: LoadPickleOptions = {}): PyValue {
+  return loadPickle(readFileForData(path), path, options);
+}

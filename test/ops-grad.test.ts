@@ -1,0 +1,127 @@
+/**
+ * Finite-difference checks for every differentiable op: the analytic gradient of
+ * f = sum(op(inputs) * R) (R random) must match central differences.
+ */
+import { describe, expect, it } from 'vitest';
+import * as ops from '../src/tensor/ops/index.js';
+import { Tape, Tensor, withTape } from '../src/tensor/tensor.js';
+import { bprLoss } from '../src/models/backbones/lightgcn.js';
+import { Rng } from '../src/util/rng.js';
+
+const rng = new Rng(7);
+
+function randT(shape: number[], lo = -1, hi = 1): Tensor {
+  const t = Tensor.zeros(shape, true);
+  for (let i = 0; i < t.size; i++) t.data[i] = lo + (hi - lo) * rng.float();
+  return t;
+}
+
+function gradCheck(name: string, inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, h = 1e-2, tol = 2e-3): void {
+  const probe = f(...inputs);
+  const R = Float64Array.from({ length: probe.size }, () => rng.float() * 2 - 1);
+  const objective = () => {
+    const out = f(...inputs);
+    let s = 0;
+    for (let i = 0; i < out.size; i++) s += out.data[i]! * R[i]!;
+    return s;
+  };
+  for (const x of inputs) x.grad = null;
+  const tape = new Tape();
+  const out = withTape(tape, () => f(...inputs));
+  const seed = new Tensor(Float32Array.from(R), out.shape);
+  // loss = sum(out * R) via the tape: seed out.grad with R directly
+  out.grad = Float32Array.from(seed.data);
+  const loss = new Tensor(Float32Array.of(0), []);
+  tape.backward(loss);
+  let checked = 0;
+  inputs.forEach((x, k) => {
+    if (!x.requiresGrad) return;
+    const g = x.grad ?? new Float32Array(x.size);
+    for (let i = 0; i < x.size; i++) {
+      const old = x.data[i]!;
+      x.data[i] = old + h;
+      const fp = objective();
+      x.data[i] = old - h;
+      const fm = objective();
+      x.data[i] = old;
+      const num = (fp - fm) / (2 * h);
+      const err = Math.abs(num - g[i]!) / Math.max(1, Math.abs(num));
+      expect(err, `${name}: input ${k} element ${i}: analytic ${g[i]} vs numeric ${num}`).toBeLessThan(tol);
+      checked++;
+    }
+  });
+  expect(checked).toBeGreaterThan(0);
+}
+
+describe('finite-difference gradients of every op', () => {
+  it('matmul, all transposes', () => {
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const a = randT(ta ? [4, 3] : [3, 4]);
+      const b = randT(tb ? [5, 4] : [4, 5]);
+      gradCheck(`matmul ${ta} ${tb}`, [a, b], (x, y) => ops.matmul(x!, y!, ta, tb));
+    }
+  });
+  it('linear with and without bias', () => {
+    gradCheck('linear+b', [randT([3, 4]), randT([5, 4]), randT([5])], (x, w, b) => ops.linear(x!, w!, b!));
+    gradCheck('linear', [randT([3, 4]), randT([5, 4])], (x, w) => ops.linear(x!, w!));
+  });
+  it('spmm with and without an explicit transpose', () => {
+    const S: ops.CsrMatrix = {
+      rows: 3, cols: 4,
+      indptr: Int32Array.of(0, 2, 2, 5), indices: Int32Array.of(0, 3, 1, 2, 3), values: Float32Array.of(0.5, -1, 2, 0.25, 1.5),
+    };
+    gradCheck('spmm (spmmT backward)', [randT([4, 3])], (x) => ops.spmm(S, x!));
+    const T: ops.CsrMatrix = {
+      rows: 4, cols: 3,
+      indptr: Int32Array.of(0, 1, 2, 3, 5), indices: Int32Array.of(0, 2, 2, 0, 2), values: Float32Array.of(0.5, 2, 0.25, -1, 1.5),
+    };
+    gradCheck('spmm (transposed CSR backward)', [randT([4, 3])], (x) => ops.spmm({ ...S, transposed: T }, x!));
+  });
+  it('elementwise ops', () => {
+    gradCheck('addN', [randT([2, 3]), randT([2, 3]), randT([2, 3])], (a, b, c) => ops.addN([a!, b!, c!]));
+    gradCheck('lincomb', [randT([2, 3]), randT([2, 3])], (a, b) => ops.lincomb(0.3, a!, -2, b!));
+    gradCheck('sub', [randT([2, 3]), randT([2, 3])], (a, b) => ops.sub(a!, b!));
+    gradCheck('scale', [randT([2, 3])], (a) => ops.scale(a!, -1.7));
+    gradCheck('mul', [randT([2, 3]), randT([2, 3])], (a, b) => ops.mul(a!, b!));
+    gradCheck('softplus', [randT([2, 3], -3, 3)], (a) => ops.softplus(a!));
+    gradCheck('leakyRelu', [randT([2, 3], -3, 3)], (a) => ops.leakyRelu(a!, 0.01));
+    gradCheck('exp', [randT([2, 3])], (a) => ops.exp(a!));
+    gradCheck('log', [randT([2, 3], 0.5, 2)], (a) => ops.log(a!));
+    gradCheck('sigmoid', [randT([2, 3], -3, 3)], (a) => ops.sigmoid(a!));
+    gradCheck('addScalar', [randT([2, 3])], (a) => ops.addScalar(a!, 0.5));
+  });
+  it('reductions', () => {
+    gradCheck('sum', [randT([3, 4])], (a) => ops.sum(a!));
+    gradCheck('mean', [randT([3, 4])], (a) => ops.mean(a!));
+    gradCheck('sumSquares', [randT([3, 4])], (a) => ops.sumSquares(a!));
+    gradCheck('rowDot', [randT([3, 4]), randT([3, 4])], (a, b) => ops.rowDot(a!, b!));
+    gradCheck('sumScalars', [randT([1]), randT([1])], (a, b) => ops.sumScalars([ops.sum(a!), ops.sum(b!)]));
+  });
+  it('row indexing', () => {
+    gradCheck('gatherRows (duplicates)', [randT([4, 3])], (a) => ops.gatherRows(a!, Int32Array.of(2, 0, 2, 3)));
+    gradCheck('concatRows', [randT([2, 3]), randT([1, 3])], (a, b) => ops.concatRows([a!, b!]));
+    gradCheck('sliceRows', [randT([4, 3])], (a) => ops.sliceRows(a!, 1, 3));
+  });
+  it('softmax family and normalisation', () => {
+    gradCheck('softmaxRows', [randT([3, 5], -2, 2)], (a) => ops.softmaxRows(a!));
+    gradCheck('logSumExpRows', [randT([3, 5], -2, 2)], (a) => ops.logSumExpRows(a!));
+    gradCheck('logSoftmaxRows', [randT([3, 5], -2, 2)], (a) => ops.logSoftmaxRows(a!));
+    gradCheck('l2NormalizeRows', [randT([3, 5])], (a) => ops.l2NormalizeRows(a!), 1e-3);
+  });
+  it('BPR loss (composite)', () => {
+    gradCheck('bpr', [randT([4, 3]), randT([4, 3]), randT([4, 3])], (a, p, n) => bprLoss(a!, p!, n!));
+  });
+  it('the checker itself catches a wrong gradient', () => {
+    const a = randT([2, 2]);
+    const wrong = (x: Tensor) => {
+      const out = ops.scale(x, 2);
+      return out;
+    };
+    // compare scale(2)'s gradient against a function computing 3x: must fail
+    expect(() => gradCheck('wrong', [a], (x) => {
+      const y = wrong(x!);
+      y.data.forEach((v, i) => (y.data[i] = v * 1.5));
+      return y;
+    })).toThrow();
+  });
+});
