@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import * as ops from '../src/tensor/ops/index.js';
 import { Tape, Tensor, withTape } from '../src/tensor/tensor.js';
-import { bprLoss } from '../src/models/backbones/lightgcn.js';
+import { bprLoss } from '../src/models/composed.js';
 import { Rng } from '../src/util/rng.js';
 
 const rng = new Rng(7);

@@ -1,9 +1,9 @@
 /**
- * Defaults in one place: the official yml values (IRLLRec HEAD ee8330b) per model and dataset
- * section. The section is `amazon` (Amazon-book), `yelp` or `movie` (Amazon-movie), inferred from
- * the dataset directory name; any other dataset gets the `amazon` values.
+ * Defaults in one place: the official yml values (IRLLRec HEAD ee8330b) per backbone, alignment
+ * and dataset section. The section is `amazon` (Amazon-book), `yelp` or `movie` (Amazon-movie),
+ * inferred from the dataset directory name; any other dataset gets the `amazon` values.
  */
-import type { Config } from './schema.js';
+import type { AlignName, Config, ModelSection } from './schema.js';
 
 export type DatasetSection = 'amazon' | 'yelp' | 'movie';
 
@@ -14,27 +14,49 @@ export function inferSection(datasetName: string): DatasetSection {
   return 'amazon';
 }
 
-interface ModelDefaults {
-  layer_num: number;
-  reg_weight: number;
-  keep_rate: number;
+type ModelKeys = Omit<ModelSection, 'name' | 'align' | 'embedding_size'>;
+type Table = Record<DatasetSection, ModelKeys>;
+
+const same = (v: ModelKeys): Table => ({ amazon: v, yelp: v, movie: v });
+
+/** [backbone][alignment][section] -> model keys. */
+export const MODEL_DEFAULTS: Record<string, Partial<Record<AlignName, Table>>> = {
+  lightgcn: {
+    none: same({ layer_num: 3, reg_weight: 1e-6, keep_rate: 0.8 }),
+    'rlmrec-con': {
+      amazon: { layer_num: 3, reg_weight: 1e-7, keep_rate: 0.8, kd_weight: 1e-2, kd_temperature: 0.2 },
+      yelp: { layer_num: 3, reg_weight: 1e-7, keep_rate: 0.8, kd_weight: 1e-2, kd_temperature: 0.2 },
+      movie: { layer_num: 3, reg_weight: 1e-6, keep_rate: 0.8, kd_weight: 1e-3, kd_temperature: 0.2 },
+    },
+    'rlmrec-gen': {
+      amazon: { layer_num: 2, reg_weight: 1e-7, keep_rate: 0.8, mask_ratio: 0.15, recon_weight: 0.1, re_temperature: 0.5 },
+      yelp: { layer_num: 2, reg_weight: 1e-7, keep_rate: 0.8, mask_ratio: 0.05, recon_weight: 0.01, re_temperature: 0.1 },
+      movie: { layer_num: 3, reg_weight: 1e-6, keep_rate: 0.8, mask_ratio: 0.15, recon_weight: 0.05, re_temperature: 0.2 },
+    },
+    irllrec: {
+      amazon: intent(3, 1e-7, 1e-2, 0.2, 2e-2, 0.2),
+      yelp: intent(3, 1e-7, 1e-2, 0.2, 1e-2, 0.2),
+      movie: intent(3, 1e-6, 1e-3, 0.2, 3e-2, 0.2),
+    },
+  },
+};
+
+function intent(layer_num: number, reg_weight: number, kd_weight: number, kd_temperature: number, kd_int_weight: number, kd_int_temperature: number): ModelKeys {
+  return {
+    layer_num, reg_weight, keep_rate: 1.0, kd_weight, kd_temperature, intent_num: 128, kd_int_weight, kd_int_temperature,
+    kd_int_weight_2: 1e-7, kd_int_weight_3: 1e-7, teacher_shortcut: true, teacher_resync_every: 1000,
+  };
 }
 
-const LIGHTGCN: Record<DatasetSection, ModelDefaults> = {
-  amazon: { layer_num: 3, reg_weight: 1e-6, keep_rate: 0.8 },
-  yelp: { layer_num: 3, reg_weight: 1e-6, keep_rate: 0.8 },
-  movie: { layer_num: 3, reg_weight: 1e-6, keep_rate: 0.8 },
-};
+export function hasDefaults(backbone: string, align: AlignName): boolean {
+  return Boolean(MODEL_DEFAULTS[backbone]?.[align]);
+}
 
-export const MODEL_DEFAULTS: Record<string, Record<DatasetSection, ModelDefaults>> = {
-  lightgcn: LIGHTGCN,
-};
-
-export function defaultConfig(model: string, section: DatasetSection): Config {
-  const m = MODEL_DEFAULTS[model];
-  if (!m) throw new Error(`no defaults for model ${model}`);
+export function defaultConfig(backbone: string, align: AlignName, section: DatasetSection): Config {
+  const t = MODEL_DEFAULTS[backbone]?.[align];
+  if (!t) throw new Error(`no defaults for ${backbone} + ${align}`);
   return {
-    model: { name: model, embedding_size: 32, ...m[section] },
+    model: { name: backbone, align, embedding_size: 32, ...structuredClone(t[section]) },
     optimizer: { lr: 1e-3 },
     train: { epoch: 3000, batch_size: 4096, test_step: 3, patience: 5, seed: 2023 },
     test: { k: [5, 10, 20], batch_size: 1024 },

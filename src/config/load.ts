@@ -1,12 +1,14 @@
 /** Resolves the run configuration: defaults (model x dataset section) <- config file <- --set. */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { defaultConfig, inferSection, type DatasetSection } from './defaults.js';
+import { defaultConfig, hasDefaults, inferSection, type DatasetSection } from './defaults.js';
 import { applyOverrides, ConfigError, flatten, parseValue, validate, type Config } from './schema.js';
-import { canonicalModelName } from '../models/registry.js';
+import { parseModelName } from '../models/registry.js';
 
 export interface ResolveOptions {
   model: string;
+  /** --align (none, rlmrec-con, rlmrec-gen, irllrec); official model names imply it. */
+  align?: string;
   datasetName: string;
   section?: DatasetSection;
   configFile?: string;
@@ -15,14 +17,17 @@ export interface ResolveOptions {
 }
 
 export function resolveConfig(o: ResolveOptions): { config: Config; section: DatasetSection } {
-  let model: string;
+  let parsed: ReturnType<typeof parseModelName>;
   try {
-    model = canonicalModelName(o.model);
+    parsed = parseModelName(o.model, o.align);
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
   const section = o.section ?? inferSection(o.datasetName);
-  let cfg = defaultConfig(model, section);
+  if (!hasDefaults(parsed.backbone, parsed.align)) {
+    throw new ConfigError(`${parsed.backbone} with alignment ${parsed.align} is not supported yet`);
+  }
+  let cfg = defaultConfig(parsed.backbone, parsed.align, section);
   if (o.configFile) {
     let text: string;
     try {
@@ -47,8 +52,8 @@ export function resolveConfig(o: ResolveOptions): { config: Config; section: Dat
   }
   if (o.seed !== undefined) sets['train.seed'] = o.seed;
   cfg = applyOverrides(cfg, sets, '--set');
-  if (canonicalModelName(cfg.model.name) !== model) {
-    throw new ConfigError(`model.name ${cfg.model.name} in the config differs from --model ${o.model}`);
+  if (cfg.model.name !== parsed.backbone || cfg.model.align !== parsed.align) {
+    throw new ConfigError(`model.name/model.align (${cfg.model.name}, ${cfg.model.align}) in the config differ from --model ${o.model}${o.align ? ` --align ${o.align}` : ''}`);
   }
   return { config: validate(cfg), section };
 }

@@ -1,13 +1,32 @@
 /**
  * The one strict configuration. Keys mirror the official yml files (snake_case), so a reader can
- * cross-check against the reference; unknown keys are errors; defaults live in defaults.ts.
+ * cross-check against the reference; unknown keys are errors, and so are model keys the chosen
+ * model does not read; defaults live in defaults.ts.
  */
+export const ALIGNMENTS = ['none', 'rlmrec-con', 'rlmrec-gen', 'irllrec'] as const;
+export type AlignName = (typeof ALIGNMENTS)[number];
+
 export interface ModelSection {
+  /** The backbone (lightgcn, ...). */
   name: string;
+  /** The alignment plug-in. */
+  align: AlignName;
   embedding_size: number;
   layer_num: number;
   reg_weight: number;
-  keep_rate: number;
+  keep_rate?: number;
+  kd_weight?: number;
+  kd_temperature?: number;
+  mask_ratio?: number;
+  recon_weight?: number;
+  re_temperature?: number;
+  intent_num?: number;
+  kd_int_weight?: number;
+  kd_int_temperature?: number;
+  kd_int_weight_2?: number;
+  kd_int_weight_3?: number;
+  teacher_shortcut?: boolean;
+  teacher_resync_every?: number;
 }
 
 export interface Config {
@@ -33,16 +52,29 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = 'int' | 'posint' | 'number' | 'prob' | 'string' | 'intlist';
+type Kind = 'int' | 'posint' | 'number' | 'positive' | 'prob' | 'string' | 'intlist' | 'bool' | 'align';
 
 /** Every accepted key and its type. */
 export const CONFIG_KEYS: Record<string, Kind> = {
   'model.name': 'string',
+  'model.align': 'align',
   'model.embedding_size': 'posint',
-  'model.layer_num': 'int',
+  'model.layer_num': 'posint',
   'model.reg_weight': 'number',
   'model.keep_rate': 'prob',
-  'optimizer.lr': 'number',
+  'model.kd_weight': 'number',
+  'model.kd_temperature': 'positive',
+  'model.mask_ratio': 'prob',
+  'model.recon_weight': 'number',
+  'model.re_temperature': 'positive',
+  'model.intent_num': 'posint',
+  'model.kd_int_weight': 'number',
+  'model.kd_int_temperature': 'positive',
+  'model.kd_int_weight_2': 'number',
+  'model.kd_int_weight_3': 'number',
+  'model.teacher_shortcut': 'bool',
+  'model.teacher_resync_every': 'int',
+  'optimizer.lr': 'positive',
   'train.epoch': 'int',
   'train.batch_size': 'posint',
   'train.test_step': 'posint',
@@ -54,21 +86,31 @@ export const CONFIG_KEYS: Record<string, Kind> = {
 
 function check(key: string, kind: Kind, v: unknown, where: string): unknown {
   const bad = (what: string) => new ConfigError(`${where}: ${key} must be ${what}, got ${JSON.stringify(v)}`);
+  const num = typeof v === 'number' && Number.isFinite(v);
   switch (kind) {
     case 'string':
       if (typeof v !== 'string' || v === '') throw bad('a non-empty string');
       return v;
+    case 'align':
+      if (typeof v !== 'string' || !(ALIGNMENTS as readonly string[]).includes(v)) throw bad(`one of ${ALIGNMENTS.join(', ')}`);
+      return v;
+    case 'bool':
+      if (typeof v !== 'boolean') throw bad('true or false');
+      return v;
     case 'number':
-      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad('a finite non-negative number');
+      if (!num || (v as number) < 0) throw bad('a finite non-negative number');
+      return v;
+    case 'positive':
+      if (!num || (v as number) <= 0) throw bad('a finite positive number');
       return v;
     case 'prob':
-      if (typeof v !== 'number' || !(v > 0 && v <= 1)) throw bad('a number in (0, 1]');
+      if (!num || !((v as number) > 0 && (v as number) <= 1)) throw bad('a number in (0, 1]');
       return v;
     case 'int':
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw bad('a non-negative integer');
+      if (!num || !Number.isInteger(v) || (v as number) < 0) throw bad('a non-negative integer');
       return v;
     case 'posint':
-      if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw bad('a positive integer');
+      if (!num || !Number.isInteger(v) || (v as number) <= 0) throw bad('a positive integer');
       return v;
     case 'intlist':
       if (!Array.isArray(v) || v.length === 0 || v.some((x) => typeof x !== 'number' || !Number.isInteger(x) || x <= 0)) {
@@ -82,7 +124,11 @@ function check(key: string, kind: Kind, v: unknown, where: string): unknown {
 export function parseValue(key: string, raw: string): unknown {
   const kind = CONFIG_KEYS[key];
   if (!kind) throw new ConfigError(`--set ${key}: unknown config key ${key} (known: ${Object.keys(CONFIG_KEYS).join(', ')})`);
-  if (kind === 'string') return raw;
+  if (kind === 'string' || kind === 'align') return raw;
+  if (kind === 'bool') {
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    throw new ConfigError(`--set ${key}=${raw}: expected true or false`);
+  }
   if (kind === 'intlist') return raw.split(',').map((s) => Number(s.trim()));
   const n = Number(raw);
   if (raw.trim() === '' || Number.isNaN(n)) throw new ConfigError(`--set ${key}=${raw}: not a number`);
@@ -105,13 +151,21 @@ export function flatten(obj: unknown, where: string, prefix = ''): Record<string
   return out;
 }
 
-/** Applies dotted overrides onto a config (validated), returning a new config. */
+function modelLabel(cfg: Config): string {
+  return cfg.model.align === 'none' ? cfg.model.name : `${cfg.model.name} + ${cfg.model.align}`;
+}
+
+/**
+ * Applies dotted overrides onto a config (validated), returning a new config. A model key the
+ * base config does not have (the model does not read it) is an error.
+ */
 export function applyOverrides(base: Config, overrides: Record<string, unknown>, where: string): Config {
   const next = structuredClone(base) as unknown as Record<string, Record<string, unknown>>;
   for (const [key, v] of Object.entries(overrides)) {
     const kind = CONFIG_KEYS[key];
     if (!kind) throw new ConfigError(`${where}: unknown config key ${key}`);
     const [sec, field] = key.split('.') as [string, string];
+    if (!(field in next[sec]!)) throw new ConfigError(`${where}: ${key} is not a parameter of ${modelLabel(base)}`);
     next[sec]![field] = check(key, kind, v, where);
   }
   return next as unknown as Config;
@@ -119,9 +173,8 @@ export function applyOverrides(base: Config, overrides: Record<string, unknown>,
 
 export function validate(cfg: Config, where = 'config'): Config {
   const flat: Record<string, unknown> = {};
-  for (const key of Object.keys(CONFIG_KEYS)) {
-    const [sec, field] = key.split('.') as [string, string];
-    flat[key] = (cfg as unknown as Record<string, Record<string, unknown>>)[sec]?.[field];
+  for (const [sec, fields] of Object.entries(cfg as unknown as Record<string, Record<string, unknown>>)) {
+    for (const [field, v] of Object.entries(fields)) flat[`${sec}.${field}`] = v;
   }
   return applyOverrides(cfg, flat, where);
 }

@@ -1,34 +1,100 @@
-/** Model names -> factories. Official config names (lightgcn, lightgcn_int, ...) are accepted. */
-import type { Config } from '../config/schema.js';
+/**
+ * Model names -> compositions. A model is `backbone x alignment`; the official config names are
+ * accepted as aliases: `<backbone>` (no alignment), `<backbone>_plus` (RLMRec-Con),
+ * `<backbone>_gene` (RLMRec-Gen), `<backbone>_int` (IRLLRec).
+ */
+import { ALIGNMENTS, type AlignName, type Config } from '../config/schema.js';
 import type { NormalizedAdjacency } from '../data/graph.js';
 import type { Rng } from '../util/rng.js';
-import { LightGCN } from './backbones/lightgcn.js';
+import { IntentAlignment } from './alignment/irllrec.js';
+import { ProfileContrast } from './alignment/rlmrec-con.js';
+import { MaskedReconstruction } from './alignment/rlmrec-gen.js';
+import type { Alignment, TextVectors } from './alignment/types.js';
+import { LightGCNBackbone } from './backbones/lightgcn.js';
+import type { Backbone } from './backbones/types.js';
+import { ComposedModel } from './composed.js';
 import type { RecModel } from './types.js';
 
-type Factory = (cfg: Config, adj: NormalizedAdjacency, rng: Rng) => RecModel;
+export const BACKBONES = ['lightgcn'] as const;
 
-const FACTORIES: Record<string, Factory> = {
-  lightgcn: (cfg, adj, rng) =>
-    new LightGCN(adj, {
-      embeddingSize: cfg.model.embedding_size,
-      layerNum: cfg.model.layer_num,
-      regWeight: cfg.model.reg_weight,
-      keepRate: cfg.model.keep_rate,
-    }, rng),
-};
+const SUFFIX: Record<string, AlignName> = { '': 'none', _plus: 'rlmrec-con', _gene: 'rlmrec-gen', _int: 'irllrec' };
+const ALIGN_SUFFIX: Record<AlignName, string> = { none: '', 'rlmrec-con': '_plus', 'rlmrec-gen': '_gene', irllrec: '_int' };
 
-const ALIASES: Record<string, string> = { LightGCN: 'lightgcn' };
+export class UnknownModelError extends Error {}
 
-export function canonicalModelName(name: string): string {
-  const n = ALIASES[name] ?? name;
-  if (!FACTORIES[n]) throw new Error(`unknown model "${name}" (supported: ${supportedModels().join(', ')})`);
-  return n;
+/** Splits a model name (official alias or backbone) and an optional --align into the pair. */
+export function parseModelName(name: string, align?: string): { backbone: string; align: AlignName } {
+  const lower = name.toLowerCase();
+  for (const b of BACKBONES) {
+    for (const [suffix, a] of Object.entries(SUFFIX)) {
+      if (lower === b + suffix) {
+        if (align !== undefined && suffix !== '' && align !== a) {
+          throw new UnknownModelError(`model "${name}" already implies --align ${a}, but --align ${align} was given`);
+        }
+        const chosen = (suffix === '' ? (align ?? 'none') : a) as AlignName;
+        if (!(ALIGNMENTS as readonly string[]).includes(chosen)) {
+          throw new UnknownModelError(`unknown alignment "${align}" (supported: ${ALIGNMENTS.join(', ')})`);
+        }
+        return { backbone: b, align: chosen };
+      }
+    }
+  }
+  throw new UnknownModelError(`unknown model "${name}" (supported: ${supportedModels().join(', ')})`);
+}
+
+/** The official name of a composition (lightgcn_int, ...). */
+export function officialName(backbone: string, align: AlignName): string {
+  return backbone + ALIGN_SUFFIX[align];
 }
 
 export function supportedModels(): string[] {
-  return Object.keys(FACTORIES);
+  return BACKBONES.flatMap((b) => Object.keys(SUFFIX).map((s) => b + s));
 }
 
-export function createModel(cfg: Config, adj: NormalizedAdjacency, rng: Rng): RecModel {
-  return FACTORIES[canonicalModelName(cfg.model.name)]!(cfg, adj, rng);
+/** Which text vectors an alignment needs. */
+export function requiredText(align: AlignName): (keyof TextVectors)[] {
+  switch (align) {
+    case 'none':
+      return [];
+    case 'rlmrec-con':
+    case 'rlmrec-gen':
+      return ['usrPrf', 'itmPrf'];
+    case 'irllrec':
+      return ['usrPrf', 'itmPrf', 'usrInt', 'itmInt'];
+  }
+}
+
+function createBackbone(cfg: Config, adj: NormalizedAdjacency): Backbone {
+  const m = cfg.model;
+  switch (m.name) {
+    case 'lightgcn':
+      return new LightGCNBackbone(adj, { embeddingSize: m.embedding_size, layerNum: m.layer_num, keepRate: m.keep_rate ?? 1 });
+    default:
+      throw new UnknownModelError(`unknown backbone "${m.name}"`);
+  }
+}
+
+function createAlignment(cfg: Config, adj: NormalizedAdjacency, text: TextVectors): Alignment[] {
+  const m = cfg.model;
+  const d = m.embedding_size;
+  switch (m.align) {
+    case 'none':
+      return [];
+    case 'rlmrec-con':
+      return [new ProfileContrast(text, { kdWeight: m.kd_weight!, kdTemperature: m.kd_temperature!, embeddingSize: d })];
+    case 'rlmrec-gen':
+      return [new MaskedReconstruction(text, { maskRatio: m.mask_ratio!, reconWeight: m.recon_weight!, reTemperature: m.re_temperature!, embeddingSize: d })];
+    case 'irllrec':
+      return [new IntentAlignment(text, { rows: adj.n, indptr: adj.csr.indptr, indices: adj.csr.indices, rowOf: adj.rowOf }, {
+        embeddingSize: d, intentNum: m.intent_num!, kdWeight: m.kd_weight!, kdTemperature: m.kd_temperature!,
+        kdIntWeight: m.kd_int_weight!, kdIntTemperature: m.kd_int_temperature!, kdIntWeight2: m.kd_int_weight_2!,
+        kdIntWeight3: m.kd_int_weight_3!, teacherShortcut: m.teacher_shortcut, teacherResyncEvery: m.teacher_resync_every,
+      })];
+  }
+}
+
+export function createModel(cfg: Config, adj: NormalizedAdjacency, rng: Rng, text: TextVectors = {}): RecModel {
+  const missing = requiredText(cfg.model.align).filter((k) => !text[k]);
+  if (missing.length) throw new Error(`${officialName(cfg.model.name, cfg.model.align)} needs text vectors: ${missing.join(', ')}`);
+  return new ComposedModel(officialName(cfg.model.name, cfg.model.align), createBackbone(cfg, adj), createAlignment(cfg, adj, text), cfg.model.reg_weight, rng);
 }

@@ -16,6 +16,7 @@ import type { CsrPattern } from '../data/csr.js';
 import { getKernels } from '../kernels/index.js';
 import { createModel } from '../models/registry.js';
 import type { RecModel } from '../models/types.js';
+import type { TextVectors } from '../models/alignment/types.js';
 import { Adam } from '../nn/adam.js';
 import { Tape, withTape } from '../tensor/tensor.js';
 import { Progress } from '../util/progress.js';
@@ -37,6 +38,8 @@ export interface EvalLog {
 export interface TrainOptions {
   config: Config;
   dataset: Dataset;
+  /** Text vectors for alignment plug-ins. */
+  text?: TextVectors;
   /** Train exactly this many epochs (no early stopping) instead of the official protocol. */
   epochs?: number;
   log?: (line: string) => void;
@@ -78,7 +81,7 @@ export function train(opts: TrainOptions): TrainResult {
   const log = opts.log ?? (() => {});
   const rng = new Rng(cfg.train.seed);
   const adj = buildNormalizedAdjacency(ds.train);
-  const model = createModel(cfg, adj, rng.fork());
+  const model = createModel(cfg, adj, rng.fork(), opts.text);
   const adam = new Adam(model.params.trainable(), { lr: cfg.optimizer.lr });
   const sampler = new PairSampler(ds.trainPairs, ds.train);
   const trainRng = rng.fork();

@@ -1,85 +1,66 @@
 /**
  * LightGCN (He et al., SIGIR 2020) as the official IRLLRec code runs it: E = sum_{l=0..L} Â^l E0
- * (a sum, not a mean), edge dropout on Â during training (keep rate 0.8 by default, kept edges
- * keep their normalised weight), BPR with softplus summed then divided by the batch size, and an
- * L2 term reg_weight * sum ||W||_F^2 over every parameter.
+ * (a sum, not a mean), and edge dropout on Â during training (keep rate 0.8 by default; kept
+ * edges keep their normalised weight, no rescaling).
  */
 import { dropEdges, type NormalizedAdjacency } from '../../data/graph.js';
-import type { PairBatch } from '../../data/sampler.js';
 import { xavierUniform } from '../../nn/init.js';
-import { ParamStore } from '../../nn/params.js';
-import {
-  addN, concatRows, gatherRows, rowDot, scale, sliceRows, softplus, spmm, sub, sum, sumScalars, sumSquares,
-  type CsrMatrix,
-} from '../../tensor/ops/index.js';
-import { noGrad, type Tensor } from '../../tensor/tensor.js';
+import type { ParamStore } from '../../nn/params.js';
+import { addN, concatRows, sliceRows, spmm, type CsrMatrix } from '../../tensor/ops/index.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
-import type { LossResult, RecModel, ScoringEmbeddings } from '../types.js';
+import type { Backbone, BackboneOutput } from './types.js';
 
 export interface LightGCNConfig {
   embeddingSize: number;
   layerNum: number;
-  regWeight: number;
   keepRate: number;
 }
 
-export class LightGCN implements RecModel {
-  readonly name: string = 'lightgcn';
-  readonly params = new ParamStore();
-  readonly userEmbeds: Tensor;
-  readonly itemEmbeds: Tensor;
+export class LightGCNBackbone implements Backbone {
+  readonly kind = 'lightgcn';
+  userEmbeds!: Tensor;
+  itemEmbeds!: Tensor;
 
-  constructor(readonly adj: NormalizedAdjacency, readonly cfg: LightGCNConfig, rng: Rng) {
-    const d = cfg.embeddingSize;
-    this.userEmbeds = this.params.add('user_embeds', xavierUniform([adj.numUsers, d], rng));
-    this.itemEmbeds = this.params.add('item_embeds', xavierUniform([adj.numItems, d], rng));
+  constructor(readonly adj: NormalizedAdjacency, readonly cfg: LightGCNConfig) {}
+
+  get dim(): number {
+    return this.cfg.embeddingSize;
   }
 
-  /** The propagation graph for one training forward: Â, or Â with edges dropped. */
+  get layerNum(): number {
+    return this.cfg.layerNum;
+  }
+
+  register(params: ParamStore, rng: Rng): void {
+    const d = this.cfg.embeddingSize;
+    this.userEmbeds = params.add('user_embeds', xavierUniform([this.adj.numUsers, d], rng));
+    this.itemEmbeds = params.add('item_embeds', xavierUniform([this.adj.numItems, d], rng));
+  }
+
+  inputEmbeddings(): Tensor {
+    return concatRows([this.userEmbeds, this.itemEmbeds]);
+  }
+
+  /** Â, or Â with edges dropped (one uniform draw per stored entry, in the reference's order). */
   trainingGraph(rnd: RandomSource, keepRate = this.cfg.keepRate): CsrMatrix {
     if (keepRate === 1) return this.adj.csr;
     return dropEdges(this.adj, rnd.rand(this.adj.storageToCsr.length), keepRate);
   }
 
-  /** Layer embeddings E^(0..L) over all nodes (users then items). */
-  propagate(graph: CsrMatrix): Tensor[] {
-    const layers = [concatRows([this.userEmbeds, this.itemEmbeds])];
+  propagate(graph: CsrMatrix, input: Tensor): BackboneOutput {
+    const layers = [input];
     for (let l = 0; l < this.cfg.layerNum; l++) layers.push(spmm(graph, layers[l]!));
-    return layers;
-  }
-
-  forward(graph: CsrMatrix): { user: Tensor; item: Tensor; all: Tensor } {
-    const all = addN(this.propagate(graph));
+    const all = addN(layers);
     const U = this.adj.numUsers;
-    return { all, user: sliceRows(all, 0, U), item: sliceRows(all, U, this.adj.n) };
+    return { all, user: sliceRows(all, 0, U), item: sliceRows(all, U, this.adj.n), layers, graph };
   }
 
-  calcLoss(batch: PairBatch, rnd: RandomSource): LossResult {
-    const { user, item } = this.forward(this.trainingGraph(rnd));
-    const anc = gatherRows(user, batch.ancs);
-    const pos = gatherRows(item, batch.poss);
-    const neg = gatherRows(item, batch.negs);
-    const bpr = bprLoss(anc, pos, neg);
-    const reg = regLoss(this.params, this.cfg.regWeight);
-    const total = sumScalars([bpr, reg]);
-    return { total, parts: { bpr_loss: bpr.item(), reg_loss: reg.item() } };
+  forwardTrain(rnd: RandomSource, input: Tensor): BackboneOutput {
+    return this.propagate(this.trainingGraph(rnd), input);
   }
 
-  scoringEmbeddings(): ScoringEmbeddings {
-    return noGrad(() => {
-      const { user, item } = this.forward(this.adj.csr);
-      return { user: user.data, item: item.data, dim: this.cfg.embeddingSize };
-    });
+  forwardEval(): BackboneOutput {
+    return this.propagate(this.adj.csr, this.inputEmbeddings());
   }
-}
-
-/** sum(softplus(neg - pos)) / batch, with pos/neg the anchor's dot products. */
-export function bprLoss(anc: Tensor, pos: Tensor, neg: Tensor): Tensor {
-  const diff = sub(rowDot(anc, neg), rowDot(anc, pos));
-  return scale(sum(softplus(diff)), 1 / anc.rows);
-}
-
-/** reg_weight * sum over every parameter of ||W||_F^2 (the reference's reg_params). */
-export function regLoss(params: ParamStore, weight: number): Tensor {
-  return scale(sumScalars(params.all().map((p) => sumSquares(p))), weight);
 }

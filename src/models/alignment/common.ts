@@ -1,0 +1,76 @@
+/** Helpers shared by the alignment plug-ins. */
+import { gatherRows, infoNCE, scale, sumScalars } from '../../tensor/ops/index.js';
+import { Tensor } from '../../tensor/tensor.js';
+import type { MLP } from '../../nn/mlp.js';
+import type { PairBatch } from '../../data/sampler.js';
+
+export const ZERO = (): Tensor => new Tensor(Float32Array.of(0), []);
+
+/** Unique ids and, for each original position, its index among them. */
+export function uniqueIndex(ids: Int32Array[]): { uniq: Int32Array; pos: Int32Array[] } {
+  const map = new Map<number, number>();
+  const uniq: number[] = [];
+  const pos = ids.map((a) => {
+    const p = new Int32Array(a.length);
+    for (let i = 0; i < a.length; i++) {
+      let j = map.get(a[i]!);
+      if (j === undefined) {
+        j = uniq.length;
+        map.set(a[i]!, j);
+        uniq.push(a[i]!);
+      }
+      p[i] = j;
+    }
+    return p;
+  });
+  return { uniq: Int32Array.from(uniq), pos };
+}
+
+/**
+ * The text tower's outputs the batch needs: every user's row (anchors use all users as
+ * negatives) and the batch items' rows. Item rows are computed only for the unique batch items
+ * unless `allItems` (then for every item); rows are independent, so the values are identical.
+ */
+export function towerRows(mlp: MLP, usr: Tensor, itm: Tensor, batch: PairBatch, allItems: boolean) {
+  const users = mlp.forward(usr);
+  let items: Tensor;
+  let posIdx: Int32Array;
+  let negIdx: Int32Array;
+  if (allItems) {
+    items = mlp.forward(itm);
+    posIdx = batch.poss;
+    negIdx = batch.negs;
+  } else {
+    const u = uniqueIndex([batch.poss, batch.negs]);
+    items = mlp.forward(new Tensor(gatherConst(itm, u.uniq), [u.uniq.length, itm.cols]));
+    posIdx = u.pos[0]!;
+    negIdx = u.pos[1]!;
+  }
+  return { users, items, posIdx, negIdx };
+}
+
+/** Copies rows idx of a constant tensor (no gradient). */
+export function gatherConst(t: Tensor, idx: Int32Array): Float32Array {
+  const d = t.cols;
+  const out = new Float32Array(idx.length * d);
+  for (let i = 0; i < idx.length; i++) out.set(t.data.subarray(idx[i]! * d, (idx[i]! + 1) * d), i * d);
+  return out;
+}
+
+/**
+ * weight / B * [NCE(anc, Y_u[ancs], Y_u) + NCE(pos, Y_i[poss], Y_i[poss]) + NCE(neg, Y_i[negs], Y_i[negs])]
+ * (the reference's kd / kd_int terms; includeNeg=false drops the last, as SimGCL_int does).
+ */
+export function pairwiseAlignment(
+  anc: Tensor, pos: Tensor, neg: Tensor, tower: ReturnType<typeof towerRows>, batch: PairBatch,
+  temp: number, weight: number, includeNeg = true,
+): Tensor {
+  const ancY = gatherRows(tower.users, batch.ancs);
+  const posY = gatherRows(tower.items, tower.posIdx);
+  const terms = [infoNCE(anc, ancY, tower.users, temp), infoNCE(pos, posY, posY, temp)];
+  if (includeNeg) {
+    const negY = gatherRows(tower.items, tower.negIdx);
+    terms.push(infoNCE(neg, negY, negY, temp));
+  }
+  return scale(sumScalars(terms), weight / batch.ancs.length);
+}

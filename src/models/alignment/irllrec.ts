@@ -1,0 +1,165 @@
+/**
+ * IRLLRec (Wang et al., SIGIR 2025) intent alignment, as the official `lightgcn_int` computes it:
+ * - interaction intents: per layer l, intent vectors ê = softmax(E^(l) C) C^T (user and item
+ *   prototypes C, K of them), edge weights alpha = (1 + cos(ê_h, ê_t)) / 2 on every training edge,
+ *   row-normalised, aggregated R^(l) = G^(l) E^(l) (E^(l+1) for BIGCF), R = mean over layers;
+ * - text intents Z = int_mlp(intent vectors);
+ * - PA (kd_int_loss): InfoNCE between R and Z (anchors vs all users, pos/neg in batch);
+ * - TA (kd_int_2_loss): ssl_con_loss between Z(1+eps1) and E(1+eps2) over ALL users and items
+ *   (N x N, computed in blocks), times kd_int_weight_2;
+ * - ITM (loss_itm): kd_int_weight_3 * (0.4 * TA - 0.6 * mean_n sum_k log_softmax(Z)_nk softmax(Z_m)_nk)
+ *   with Z_m from the momentum teacher (updated before its forward);
+ * plus RLMRec-Con's profile kd term, which the official _int code keeps.
+ * A term whose weight is exactly 0 is skipped (with TA's weight 0, ITM's TA part is 0 too).
+ */
+import { EmaTeacher } from '../../nn/ema.js';
+import { xavierUniform } from '../../nn/init.js';
+import { MLP } from '../../nn/mlp.js';
+import type { ParamStore } from '../../nn/params.js';
+import {
+  addN, concatRows, gatherRows, intentEdgeWeights, lincomb, logSoftmaxRows, matmul, mul, scale, sliceRows,
+  softmaxRows, spmmValues, sslConLoss, sum, type EdgeList,
+} from '../../tensor/ops/index.js';
+import { Tensor } from '../../tensor/tensor.js';
+import type { Rng } from '../../util/rng.js';
+import type { BackboneOutput } from '../backbones/types.js';
+import { gatherConst, pairwiseAlignment, uniqueIndex, ZERO } from './common.js';
+import { ProfileContrast } from './rlmrec-con.js';
+import type { AlignContext, Alignment, TextVectors } from './types.js';
+
+export interface IntentAlignmentConfig {
+  embeddingSize: number;
+  intentNum: number;
+  kdWeight: number;
+  kdTemperature: number;
+  kdIntWeight: number;
+  kdIntTemperature: number;
+  kdIntWeight2: number;
+  kdIntWeight3: number;
+  /** Aggregate E^(l+1) instead of E^(l) (BIGCF_int). */
+  aggregateNext?: boolean;
+  /** Drop the negative-item PA term (SimGCL_int). */
+  paNegTerm?: boolean;
+  /** Use the EMA pre-activation shortcut for the teacher (exact up to rounding). */
+  teacherShortcut?: boolean;
+  teacherResyncEvery?: number;
+}
+
+export class IntentAlignment implements Alignment {
+  readonly kind = 'irllrec';
+  userIntent!: Tensor;
+  itemIntent!: Tensor;
+  intMlp!: MLP;
+  intMlpM!: MLP;
+  teacher!: EmaTeacher;
+  readonly profile: ProfileContrast;
+  private readonly usr: Tensor;
+  private readonly itm: Tensor;
+
+  constructor(text: TextVectors, private readonly edges: EdgeList, readonly cfg: IntentAlignmentConfig) {
+    if (!text.usrInt || !text.itmInt) throw new Error('irllrec needs user and item intent vectors');
+    this.usr = text.usrInt;
+    this.itm = text.itmInt;
+    this.profile = new ProfileContrast(text, { kdWeight: cfg.kdWeight, kdTemperature: cfg.kdTemperature, embeddingSize: cfg.embeddingSize });
+  }
+
+  register(params: ParamStore, rng: Rng): void {
+    const d = this.cfg.embeddingSize;
+    const K = this.cfg.intentNum;
+    this.userIntent = params.add('user_intent', xavierUniform([d, K], rng));
+    this.itemIntent = params.add('item_intent', xavierUniform([d, K], rng));
+    this.profile.register(params, rng);
+    const din = this.usr.cols;
+    const dims: [number, number, number] = [din, MLP.hidden(din, d), d];
+    this.intMlp = new MLP(params, 'int_mlp', dims, rng);
+    // The teacher starts as a copy whose weights are then re-drawn independently (only the
+    // biases stay equal), as the reference's copy_params() + _init_weight() leave it.
+    this.intMlpM = new MLP(params, 'int_mlp_m', dims, rng, false);
+    this.intMlpM.b0.data.set(this.intMlp.b0.data);
+    this.intMlpM.b2.data.set(this.intMlp.b2.data);
+    this.teacher = new EmaTeacher(this.intMlp, this.intMlpM, 0.999, this.cfg.teacherResyncEvery ?? 1000, this.cfg.teacherShortcut ?? true);
+  }
+
+  /** ê = softmax(E C) C^T. */
+  private intentVectors(e: Tensor, c: Tensor): Tensor {
+    return matmul(softmaxRows(matmul(e, c)), c, false, true);
+  }
+
+  /** R = mean_l G^(l) E^(l) (or E^(l+1)), the interaction-intent representation. */
+  interactionIntents(out: BackboneOutput, numUsers: number): Tensor {
+    const L = out.layers.length - 1;
+    const rs: Tensor[] = [];
+    for (let l = 0; l < L; l++) {
+      const e = out.layers[l]!;
+      const n = e.rows;
+      const ehat = concatRows([
+        this.intentVectors(sliceRows(e, 0, numUsers), this.userIntent),
+        this.intentVectors(sliceRows(e, numUsers, n), this.itemIntent),
+      ]);
+      const w = intentEdgeWeights(ehat, this.edges);
+      rs.push(spmmValues(this.edges, w, this.cfg.aggregateNext ? out.layers[l + 1]! : e));
+    }
+    return scale(addN(rs), 1 / L);
+  }
+
+  terms(ctx: AlignContext): [string, Tensor][] {
+    const cfg = this.cfg;
+    const U = ctx.backbone.adj.numUsers;
+    const out: [string, Tensor][] = [...this.profile.terms(ctx)];
+    const needTA = cfg.kdIntWeight2 !== 0;
+    const needITM = cfg.kdIntWeight3 !== 0;
+    const needAll = needTA || needITM;
+    if (cfg.kdIntWeight === 0 && !needAll) {
+      out.push(['kd_int_loss', ZERO()]);
+      return out;
+    }
+    // Text-intent tower: every user; every item when TA/ITM need them, else only batch items.
+    const preU = this.intMlp.pre(this.usr);
+    const zU = this.intMlp.head(preU);
+    let preI: Tensor | null = null;
+    let zI: Tensor;
+    let posIdx = ctx.batch.poss;
+    let negIdx = ctx.batch.negs;
+    if (needAll) {
+      preI = this.intMlp.pre(this.itm);
+      zI = this.intMlp.head(preI);
+    } else {
+      const u = uniqueIndex([ctx.batch.poss, ctx.batch.negs]);
+      const rows = new Tensor(gatherConst(this.itm, u.uniq), [u.uniq.length, this.itm.cols]);
+      zI = this.intMlp.forward(rows);
+      posIdx = u.pos[0]!;
+      negIdx = u.pos[1]!;
+    }
+    if (cfg.kdIntWeight !== 0) {
+      const R = this.interactionIntents(ctx.out, U);
+      const rU = sliceRows(R, 0, U);
+      const rI = sliceRows(R, U, R.rows);
+      const b = ctx.batch;
+      const pa = pairwiseAlignment(
+        gatherRows(rU, b.ancs), gatherRows(rI, b.poss), gatherRows(rI, b.negs),
+        { users: zU, items: zI, posIdx, negIdx }, b, cfg.kdIntTemperature, cfg.kdIntWeight, cfg.paNegTerm ?? true,
+      );
+      out.push(['kd_int_loss', pa]);
+    } else out.push(['kd_int_loss', ZERO()]);
+    if (!needAll) return out;
+
+    const zAll = concatRows([zU, zI]);
+    let ta: Tensor = ZERO();
+    if (needTA) {
+      const eAll = ctx.out.all;
+      const eps1 = new Tensor(ctx.rnd.randn(zAll.size), zAll.shape);
+      const eps2 = new Tensor(ctx.rnd.randn(eAll.size), eAll.shape);
+      const n1 = addN([zAll, mul(zAll, eps1)]);
+      const n2 = addN([eAll, mul(eAll, eps2)]);
+      ta = scale(sslConLoss(n1, n2, 1.0), cfg.kdIntWeight2);
+    }
+    out.push(['kd_int_2_loss', ta]);
+    if (needITM) {
+      const [tU, tI] = this.teacher.step([this.usr, this.itm], [preU, preI!]);
+      const zM = softmaxRows(concatRows([tU!, tI!]));
+      const ce = scale(sum(mul(logSoftmaxRows(zAll), zM)), 1 / zAll.rows);
+      out.push(['loss_itm', scale(lincomb(0.4, ta, -0.6, ce), cfg.kdIntWeight3)]);
+    } else out.push(['loss_itm', ZERO()]);
+    return out;
+  }
+}

@@ -1,0 +1,34 @@
+/** Alignment plug-ins: extra parameters and named loss terms on top of any backbone. */
+import type { PairBatch } from '../../data/sampler.js';
+import type { ParamStore } from '../../nn/params.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { RandomSource, Rng } from '../../util/rng.js';
+import type { Backbone, BackboneOutput } from '../backbones/types.js';
+
+export interface AlignContext {
+  batch: PairBatch;
+  rnd: RandomSource;
+  backbone: Backbone;
+  out: BackboneOutput;
+  /** Final embeddings picked for the batch (anchors, positives, negatives). */
+  anc: Tensor;
+  pos: Tensor;
+  neg: Tensor;
+}
+
+export interface Alignment {
+  readonly kind: string;
+  register(params: ParamStore, rng: Rng): void;
+  /** May replace the layer-0 input before the backbone forward (RLMRec-Gen's masking). */
+  transformInput?(input: Tensor, rnd: RandomSource): Tensor;
+  /** Named loss terms, in the order the reference adds them. */
+  terms(ctx: AlignContext): [string, Tensor][];
+}
+
+/** Per-entity text vectors (rows: users / items), frozen inputs of the text tower. */
+export interface TextVectors {
+  usrPrf?: Tensor;
+  itmPrf?: Tensor;
+  usrInt?: Tensor;
+  itmInt?: Tensor;
+}

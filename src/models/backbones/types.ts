@@ -1,0 +1,32 @@
+/** What a graph backbone offers the composed model and the alignment plug-ins. */
+import type { NormalizedAdjacency } from '../../data/graph.js';
+import type { ParamStore } from '../../nn/params.js';
+import type { CsrMatrix } from '../../tensor/ops/index.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { RandomSource, Rng } from '../../util/rng.js';
+
+export interface BackboneOutput {
+  /** Final embeddings of all nodes (users then items), used for BPR and scoring. */
+  all: Tensor;
+  user: Tensor;
+  item: Tensor;
+  /** Layer embeddings E^(0..L) (E^(0) is the possibly masked input). */
+  layers: Tensor[];
+  /** The propagation graph this forward used. */
+  graph: CsrMatrix;
+}
+
+export interface Backbone {
+  readonly kind: string;
+  readonly adj: NormalizedAdjacency;
+  readonly dim: number;
+  readonly layerNum: number;
+  /** Registers the backbone's parameters (first in the store, as the reference's modules do). */
+  register(params: ParamStore, rng: Rng): void;
+  /** Layer-0 embeddings of all nodes (users then items). */
+  inputEmbeddings(): Tensor;
+  /** Training forward (with the backbone's training-time randomness). */
+  forwardTrain(rnd: RandomSource, input: Tensor): BackboneOutput;
+  /** Deterministic forward for scoring. */
+  forwardEval(): BackboneOutput;
+}

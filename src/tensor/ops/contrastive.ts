@@ -1,0 +1,190 @@
+/**
+ * Fused contrastive losses, computed in row blocks so no (rows x candidates) matrix is ever
+ * materialised whole (the reference's translation-alignment term is N x N over all users and
+ * items). Both losses are scalars, so the gradient is computed together with the forward, per
+ * block, and kept as small per-row buffers; backward only scales them by the upstream gradient.
+ *
+ * - infoNCE: the reference's `cal_infonce_loss` (rows normalised by sqrt(1e-8 + |x|^2), a SUM
+ *   over rows of -x.y/t + log sum_m exp(x.a_m/t), the positive included in the denominator).
+ * - sslConLoss: the reference's `ssl_con_loss` (F.normalize with eps 1e-12, the MEAN over rows of
+ *   -log(exp(x_n.y_n/t) / (sum_m exp(x_n.y_m/t) + 1e-8) + 1e-8)).
+ */
+import { getKernels } from '../../kernels/index.js';
+import { Tensor, record } from '../tensor.js';
+
+/** Candidate-matrix entries per block (bounds the scratch memory to 16 MB). */
+const BLOCK_ENTRIES = 1 << 22;
+
+function blockRows(cols: number): number {
+  return Math.max(1, Math.min(4096, Math.floor(BLOCK_ENTRIES / Math.max(1, cols))));
+}
+
+function dims(t: Tensor, what: string): [number, number] {
+  if (t.shape.length !== 2) throw new RangeError(`${what}: expected a 2-D tensor, got [${t.shape.join(', ')}]`);
+  return [t.shape[0]!, t.shape[1]!];
+}
+
+/** Row normalisation x / s with s = sqrt(eps + |x|^2) (sqrtEps) or max(|x|, eps) (clamp). */
+function normalizeRows(x: Float32Array, rows: number, d: number, eps: number, mode: 'sqrtEps' | 'clamp') {
+  const y = new Float32Array(rows * d);
+  const s = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    let ss = 0;
+    for (let c = 0; c < d; c++) ss += x[o + c]! * x[o + c]!;
+    const n = mode === 'sqrtEps' ? Math.sqrt(eps + ss) : Math.max(Math.sqrt(ss), eps);
+    s[r] = mode === 'sqrtEps' ? n : Math.sqrt(ss);
+    const inv = 1 / n;
+    for (let c = 0; c < d; c++) y[o + c] = x[o + c]! * inv;
+  }
+  return { y, s };
+}
+
+/**
+ * Gradient through the row normalisation, in place on g (gradient w.r.t. y, becomes gradient
+ * w.r.t. x): (g - y (y.g)) / s, or g / eps where the clamp was active.
+ */
+function normalizeBackward(g: Float32Array, y: Float32Array, s: Float64Array, rows: number, d: number, eps: number, mode: 'sqrtEps' | 'clamp') {
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    if (mode === 'clamp' && !(s[r]! > eps)) {
+      for (let c = 0; c < d; c++) g[o + c] = g[o + c]! / eps;
+      continue;
+    }
+    let dot = 0;
+    for (let c = 0; c < d; c++) dot += y[o + c]! * g[o + c]!;
+    const inv = 1 / s[r]!;
+    for (let c = 0; c < d; c++) g[o + c] = (g[o + c]! - y[o + c]! * dot) * inv;
+  }
+}
+
+function scaledBackward(inputs: Tensor[], locals: Float32Array[]): (g: Float32Array) => void {
+  return (g) => {
+    const k = getKernels();
+    inputs.forEach((t, i) => {
+      if (t.requiresGrad) k.axpy(t.size, g[0]!, locals[i]!, t.gradBuffer());
+    });
+  };
+}
+
+/**
+ * sum_n [ -x̂_n.ŷ_n / t + log sum_m exp(x̂_n.â_m / t) ] with x̂ = x / sqrt(1e-8 + |x|^2).
+ * `all` may be a different tensor from y (the reference passes y's full table or y itself).
+ */
+export function infoNCE(x: Tensor, y: Tensor, all: Tensor, temp: number): Tensor {
+  const k = getKernels();
+  const [B, d] = dims(x, 'infoNCE');
+  const [By, dy] = dims(y, 'infoNCE');
+  const [M, da] = dims(all, 'infoNCE');
+  if (By !== B || dy !== d || da !== d) {
+    throw new RangeError(`infoNCE: shapes [${x.shape}], [${y.shape}], [${all.shape}] do not fit`);
+  }
+  const EPS = 1e-8;
+  const nx = normalizeRows(x.data, B, d, EPS, 'sqrtEps');
+  const ny = normalizeRows(y.data, B, d, EPS, 'sqrtEps');
+  const na = normalizeRows(all.data, M, d, EPS, 'sqrtEps');
+  const gx = new Float32Array(B * d);
+  const gy = new Float32Array(B * d);
+  const ga = new Float32Array(M * d);
+  const inv = 1 / temp;
+  let loss = 0;
+  // numerator: -x̂.ŷ/t, computed as the reference does (elementwise product, then row sum)
+  for (let n = 0; n < B; n++) {
+    const o = n * d;
+    let s = 0;
+    for (let c = 0; c < d; c++) s += nx.y[o + c]! * ny.y[o + c]! * inv;
+    loss -= s;
+    for (let c = 0; c < d; c++) {
+      gx[o + c] = -ny.y[o + c]! * inv;
+      gy[o + c] = -nx.y[o + c]! * inv;
+    }
+  }
+  const br = blockRows(M);
+  const P = new Float32Array(Math.min(br, B) * M);
+  const lse = new Float32Array(Math.min(br, B));
+  for (let r0 = 0; r0 < B; r0 += br) {
+    const rb = Math.min(br, B - r0);
+    const xb = nx.y.subarray(r0 * d, (r0 + rb) * d);
+    const Pb = P.subarray(0, rb * M);
+    k.gemm(false, true, rb, M, d, inv, xb, d, na.y, d, 0, Pb, M);
+    k.logSumExpRows(rb, M, Pb, lse);
+    for (let i = 0; i < rb; i++) loss += lse[i]!;
+    k.softmaxRows(rb, M, Pb, Pb);
+    // d/dx̂_n += sum_m P_nm â_m / t ; d/dâ_m += sum_n P_nm x̂_n / t
+    k.gemm(false, false, rb, d, M, inv, Pb, M, na.y, d, 1, gx.subarray(r0 * d, (r0 + rb) * d), d);
+    k.gemm(true, false, M, d, rb, inv, Pb, M, xb, d, 1, ga, d);
+  }
+  normalizeBackward(gx, nx.y, nx.s, B, d, EPS, 'sqrtEps');
+  normalizeBackward(gy, ny.y, ny.s, B, d, EPS, 'sqrtEps');
+  normalizeBackward(ga, na.y, na.s, M, d, EPS, 'sqrtEps');
+  return record(new Tensor(Float32Array.of(loss), []), [x, y, all], scaledBackward([x, y, all], [gx, gy, ga]));
+}
+
+/**
+ * mean_n -log( exp(x̂_n.ŷ_n/t) / (sum_m exp(x̂_n.ŷ_m/t) + 1e-8) + 1e-8 ), x̂ = F.normalize(x).
+ */
+export function sslConLoss(x: Tensor, y: Tensor, temp = 1): Tensor {
+  const k = getKernels();
+  const [N, d] = dims(x, 'sslConLoss');
+  const [Ny, dy] = dims(y, 'sslConLoss');
+  if (Ny !== N || dy !== d) throw new RangeError(`sslConLoss: shapes [${x.shape}] and [${y.shape}] differ`);
+  const EPS = 1e-12;
+  const nx = normalizeRows(x.data, N, d, EPS, 'clamp');
+  const ny = normalizeRows(y.data, N, d, EPS, 'clamp');
+  const gx = new Float32Array(N * d);
+  const gy = new Float32Array(N * d);
+  const inv = 1 / temp;
+  const br = blockRows(N);
+  const P = new Float32Array(Math.min(br, N) * N);
+  const lse = new Float32Array(Math.min(br, N));
+  const coef = new Float32Array(Math.min(br, N));
+  const tmp = new Float32Array(Math.min(br, N) * d);
+  const xsc = new Float32Array(Math.min(br, N) * d);
+  let loss = 0;
+  for (let r0 = 0; r0 < N; r0 += br) {
+    const rb = Math.min(br, N - r0);
+    const xb = nx.y.subarray(r0 * d, (r0 + rb) * d);
+    const Pb = P.subarray(0, rb * N);
+    k.gemm(false, true, rb, N, d, inv, xb, d, ny.y, d, 0, Pb, N);
+    k.logSumExpRows(rb, N, Pb, lse);
+    k.softmaxRows(rb, N, Pb, Pb);
+    for (let i = 0; i < rb; i++) {
+      const n = r0 + i;
+      const o = n * d;
+      let s = 0;
+      for (let c = 0; c < d; c++) s += nx.y[o + c]! * ny.y[o + c]!;
+      const a = Math.exp(s * inv);
+      const D = Math.exp(lse[i]!);
+      const q = a / (D + 1e-8);
+      loss += -Math.log(q + 1e-8);
+      // dL/da and dL/dD for this row (mean over N folded in)
+      const dq = -1 / (q + 1e-8) / N;
+      const dA = dq / (D + 1e-8);
+      const dD = -dq * a / ((D + 1e-8) * (D + 1e-8));
+      // deno part: dS_nm = dD * exp(S_nm/t) / t = dD * D * P_nm / t -> scale P row in place
+      coef[i] = dD * D * inv;
+      // numerator part: ds_nn = dA * a / t
+      const dn = dA * a * inv;
+      for (let c = 0; c < d; c++) {
+        gx[o + c]! += dn * ny.y[o + c]!;
+        gy[o + c]! += dn * nx.y[o + c]!;
+      }
+    }
+    // dS = diag(coef) P: fold the row scale into the small factors instead of touching P.
+    const t = tmp.subarray(0, rb * d);
+    k.gemm(false, false, rb, d, N, 1, Pb, N, ny.y, d, 0, t, d);
+    const xs = xsc.subarray(0, rb * d);
+    for (let i = 0; i < rb; i++) {
+      const c = coef[i]!;
+      const o = (r0 + i) * d;
+      for (let j = 0; j < d; j++) {
+        gx[o + j]! += c * t[i * d + j]!;
+        xs[i * d + j] = c * xb[i * d + j]!;
+      }
+    }
+    k.gemm(true, false, N, d, rb, 1, Pb, N, xs, d, 1, gy, d);
+  }
+  normalizeBackward(gx, nx.y, nx.s, N, d, EPS, 'clamp');
+  normalizeBackward(gy, ny.y, ny.s, N, d, EPS, 'clamp');
+  return record(new Tensor(Float32Array.of(loss / N), []), [x, y], scaledBackward([x, y], [gx, gy]));
+}
