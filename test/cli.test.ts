@@ -104,3 +104,80 @@ describe('irllrec train', () => {
     expectCleanFailure(['train', '--data', tinyTsvDataset(), '--model', 'nosuch'], /unknown model "nosuch"/, join(tmp, 'out'));
   });
 });
+
+describe('irllrec train with text alignment', () => {
+  /** Writes .npy text vectors into dir (users x du, items x di). */
+  async function writeText(dir: string, du: number, di: number, users = 30, items = 20, poison?: (name: string, a: Float32Array) => void) {
+    const { writeNpy } = await import('../src/data/formats/numpy.js');
+    for (const [name, rows, w] of [['usr_prf', users, du], ['itm_prf', items, du], ['usr_int', users, di], ['itm_int', items, di]] as const) {
+      const a = Float32Array.from({ length: rows * w }, (_, i) => Math.sin(i * 0.37 + rows));
+      poison?.(name, a);
+      writeNpy(join(dir, `${name}.npy`), [rows, w], a);
+    }
+  }
+
+  it('lightgcn --align irllrec (and the official alias) train and report every loss term', async () => {
+    const data = tinyTsvDataset();
+    await writeText(data, 12, 16);
+    for (const args of [['--model', 'lightgcn', '--align', 'irllrec'], ['--model', 'lightgcn_int']]) {
+      const r = run(['train', '--data', data, ...args, '--epochs', '1', '--json', '--set', 'train.batch_size=32', '--set', 'model.intent_num=4']);
+      expect(r.code, r.stderr).toBe(0);
+      const s = JSON.parse(r.stdout);
+      expect(s.model).toBe('lightgcn_int');
+      expect(Object.keys(s.losses).sort()).toEqual(['bpr_loss', 'kd_int_2_loss', 'kd_int_loss', 'kd_loss', 'loss', 'loss_itm', 'reg_loss']);
+    }
+    for (const [model, term] of [['lightgcn_plus', 'kd_loss'], ['lightgcn_gene', 'recon_loss']]) {
+      const r = run(['train', '--data', data, '--model', model, '--epochs', '1', '--json', '--set', 'train.batch_size=32']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).losses).toHaveProperty(term);
+    }
+  });
+
+  it('--text-dir points elsewhere; missing vectors are a clear error', async () => {
+    const data = tinyTsvDataset();
+    const textDir = mkdtempSync(join(tmpdir(), 'irllrec-text-'));
+    expectCleanFailureCode(run(['train', '--data', data, '--model', 'lightgcn_plus', '--epochs', '1']), /missing user profile vectors: expected usr_prf\.npy or usr_emb_np\.pkl/);
+    await writeText(textDir, 12, 16);
+    const r = run(['train', '--data', data, '--model', 'lightgcn_plus', '--text-dir', textDir, '--epochs', '1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('bad text vectors: wrong row count, NaN, width mismatch -> exit 2, nothing written', async () => {
+    const cases: [string, (d: string) => Promise<void>, RegExp][] = [
+      ['rows', (d) => writeText(d, 12, 16, 29), /usr_prf\.npy: user profile vectors have 29 rows but the dataset has 30/],
+      ['nan', (d) => writeText(d, 12, 16, 30, 20, (n, a) => { if (n === 'itm_int') a[17] = NaN; }), /itm_int\.npy: item intent vectors: row 1 column 1 is NaN/],
+      ['width', async (d) => {
+        await writeText(d, 12, 16);
+        const { writeNpy } = await import('../src/data/formats/numpy.js');
+        writeNpy(join(d, 'itm_prf.npy'), [20, 11], new Float32Array(220).fill(0.5));
+      }, /itm_prf\.npy: item profile vectors have width 11 but user profile vectors have width 12/],
+    ];
+    for (const [, prepare, pattern] of cases) {
+      const data = tinyTsvDataset();
+      await prepare(data);
+      const out = join(data, 'out');
+      const r = run(['train', '--data', data, '--model', 'lightgcn_int', '--epochs', '1', '--out', out, '--json']);
+      expectCleanFailureCode(r, pattern);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+});
+
+function expectCleanFailureCode(r: { code: number | null; stdout: string; stderr: string }, pattern: RegExp) {
+  expect(r.code).toBe(2);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stdout).toBe('');
+}
+
+describe('official data layout', () => {
+  it('the three split pickles plus the four official text pickles train with no extra flags', () => {
+    const data = join(repoRoot, 'test', 'fixtures', 'official-layout');
+    for (const model of ['lightgcn_int', 'lightgcn_plus', 'lightgcn_gene']) {
+      const r = run(['train', '--data', data, '--model', model, '--epochs', '1', '--json', '--set', 'train.batch_size=64']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(model === 'lightgcn_int' ? /text usrInt: 30 x 16/ : /text usrPrf: 30 x 12/);
+    }
+  });
+});

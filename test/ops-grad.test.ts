@@ -7,6 +7,7 @@ import * as ops from '../src/tensor/ops/index.js';
 import { Tape, Tensor, withTape } from '../src/tensor/tensor.js';
 import { bprLoss } from '../src/models/composed.js';
 import { Rng } from '../src/util/rng.js';
+import { setContrastiveBlockEntries } from '../src/tensor/ops/contrastive.js';
 
 const rng = new Rng(7);
 
@@ -107,6 +108,36 @@ describe('finite-difference gradients of every op', () => {
     gradCheck('logSumExpRows', [randT([3, 5], -2, 2)], (a) => ops.logSumExpRows(a!));
     gradCheck('logSoftmaxRows', [randT([3, 5], -2, 2)], (a) => ops.logSoftmaxRows(a!));
     gradCheck('l2NormalizeRows', [randT([3, 5])], (a) => ops.l2NormalizeRows(a!), 1e-3);
+  });
+  it('fused contrastive losses (blocked InfoNCE and ssl_con)', () => {
+    gradCheck('infoNCE', [randT([4, 3]), randT([4, 3]), randT([6, 3])], (x, y, a) => ops.infoNCE(x!, y!, a!, 0.5), 1e-3);
+    gradCheck('infoNCE (all = y)', [randT([4, 3]), randT([4, 3])], (x, y) => ops.infoNCE(x!, y!, y!, 0.2), 1e-3);
+    gradCheck('sslConLoss', [randT([5, 3]), randT([5, 3])], (x, y) => ops.sslConLoss(x!, y!, 0.5), 1e-3);
+    gradCheck('sslConLoss t=1', [randT([5, 3]), randT([5, 3])], (x, y) => ops.sslConLoss(x!, y!, 1), 1e-3);
+  });
+  it('blocked contrastive losses equal the one-block result (values and gradients)', () => {
+    const x = randT([37, 5]);
+    const y = randT([37, 5]);
+    const a = randT([23, 5]);
+    const run = () => {
+      for (const t of [x, y, a]) t.grad = null;
+      const tape = new Tape();
+      const l1 = withTape(tape, () => ops.sumScalars([ops.infoNCE(x, y, a, 0.3), ops.sslConLoss(x, y, 0.7)]));
+      tape.backward(l1);
+      return [l1.item(), ...x.grad!, ...y.grad!, ...a.grad!];
+    };
+    const whole = run();
+    const prev = setContrastiveBlockEntries(23 * 3); // 3 rows per block, last block partial
+    const blocked = run();
+    setContrastiveBlockEntries(prev);
+    whole.forEach((v, i) => expect(Math.abs(v - blocked[i]!)).toBeLessThan(1e-6 * Math.max(1, Math.abs(v))));
+  });
+  it('intent edge weights, weighted propagation, row masking', () => {
+    // 4 nodes, 6 directed edges in CSR order by head
+    const edges = { rows: 4, indptr: Int32Array.of(0, 2, 3, 5, 6), indices: Int32Array.of(1, 2, 0, 0, 3, 2), rowOf: Int32Array.of(0, 0, 1, 2, 2, 3) };
+    gradCheck('intentEdgeWeights', [randT([4, 3])], (v) => ops.intentEdgeWeights(v!, edges), 1e-3);
+    gradCheck('spmmValues', [randT([6], 0.1, 1), randT([4, 3])], (w, x) => ops.spmmValues(edges, w!, x!));
+    gradCheck('maskRows', [randT([4, 3]), randT([1, 3])], (x, t) => ops.maskRows(x!, Int32Array.of(1, 3), t!));
   });
   it('BPR loss (composite)', () => {
     gradCheck('bpr', [randT([4, 3]), randT([4, 3]), randT([4, 3])], (a, p, n) => bprLoss(a!, p!, n!));

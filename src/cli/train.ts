@@ -8,10 +8,14 @@ import { train, type TrainResult } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Config } from '../config/schema.js';
 import { UsageError } from './errors.js';
+import { loadTextVectors } from '../data/text-vectors.js';
+import { officialName, requiredText } from '../models/registry.js';
 
 export interface TrainCliOptions {
   data: string;
   model: string;
+  align?: string;
+  textDir?: string;
   config?: string;
   set?: string[];
   epochs?: string;
@@ -28,7 +32,9 @@ export function parseIntOption(name: string, v: string | undefined, min: number)
 
 export function summary(config: Config, ds: Dataset, r: TrainResult, fixedEpochs: boolean): Record<string, unknown> {
   return {
-    model: config.model.name,
+    model: officialName(config.model.name, config.model.align),
+    backbone: config.model.name,
+    align: config.model.align,
     dataset: ds.name,
     protocol: fixedEpochs
       ? `fixed ${r.epochsRun} epochs, final weights, full ranking with training items masked`
@@ -58,11 +64,14 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
   const epochs = parseIntOption('--epochs', o.epochs, 1);
   const seed = parseIntOption('--seed', o.seed, 0);
   const ds = loadDataset(o.data);
-  const { config, section } = resolveConfig({ model: o.model, datasetName: ds.name, configFile: o.config, sets: o.set, seed });
+  const { config, section } = resolveConfig({ model: o.model, align: o.align, datasetName: ds.name, configFile: o.config, sets: o.set, seed });
+  const need = requiredText(config.model.align);
+  const text = need.length ? loadTextVectors(o.textDir ?? ds.dir, ds.numUsers, ds.numItems, need) : {};
   const log = (s: string) => process.stderr.write(`${s}\n`);
   logDataset(ds, log);
-  log(`model ${config.model.name} (defaults: ${section}), kernels ${getKernels().info}`);
-  const result = train({ config, dataset: ds, epochs, log });
+  for (const k of need) log(`text ${k}: ${text[k]!.rows} x ${text[k]!.cols}`);
+  log(`model ${officialName(config.model.name, config.model.align)} (defaults: ${section}), kernels ${getKernels().info}`);
+  const result = train({ config, dataset: ds, text, epochs, log });
   const out = summary(config, ds, result, epochs !== undefined);
   if (o.out) {
     const dir = resolve(o.out);

@@ -13,10 +13,17 @@ import { getKernels } from '../../kernels/index.js';
 import { Tensor, record } from '../tensor.js';
 
 /** Candidate-matrix entries per block (bounds the scratch memory to 16 MB). */
-const BLOCK_ENTRIES = 1 << 22;
+let blockEntries = 1 << 22;
+
+/** Sets the block size in entries (tests use tiny blocks to exercise the blocking). */
+export function setContrastiveBlockEntries(n: number): number {
+  const prev = blockEntries;
+  blockEntries = Math.max(1, Math.floor(n));
+  return prev;
+}
 
 function blockRows(cols: number): number {
-  return Math.max(1, Math.min(4096, Math.floor(BLOCK_ENTRIES / Math.max(1, cols))));
+  return Math.max(1, Math.min(4096, Math.floor(blockEntries / Math.max(1, cols))));
 }
 
 function dims(t: Tensor, what: string): [number, number] {
