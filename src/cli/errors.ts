@@ -1,6 +1,7 @@
 /** Turns expected failures (bad input, bad config) into one line on stderr and exit code 2. */
 import { ConfigError } from '../config/schema.js';
 import { DataError } from '../data/errors.js';
+import { CheckpointError } from '../train/checkpoint.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -10,7 +11,7 @@ export class UsageError extends Error {
 }
 
 export function isUserError(e: unknown): boolean {
-  return e instanceof DataError || e instanceof ConfigError || e instanceof UsageError;
+  return e instanceof DataError || e instanceof ConfigError || e instanceof UsageError || e instanceof CheckpointError;
 }
 
 export async function runCommand(fn: () => Promise<void> | void): Promise<void> {

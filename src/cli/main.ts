@@ -16,7 +16,7 @@ program
 program
   .command('train')
   .description('train a model on a dataset directory (trn/val/tst_mat.pkl or train/valid/test.tsv)')
-  .requiredOption('--data <dir>', 'dataset directory')
+  .option('--data <dir>', 'dataset directory')
   .option('--model <name>', 'backbone (lightgcn) or an official name (lightgcn_plus, lightgcn_gene, lightgcn_int)', 'lightgcn')
   .option('--align <name>', 'alignment plug-in: none, rlmrec-con, rlmrec-gen, irllrec')
   .option('--text-dir <dir>', 'directory with the text vectors (default: the dataset directory); see docs')
@@ -24,7 +24,8 @@ program
   .option('--set <key=value>', 'override one config key, e.g. --set model.reg_weight=1e-5 (repeatable)', collect)
   .option('--epochs <n>', 'train exactly n epochs (no early stopping), then test')
   .option('--seed <s>', 'random seed (train.seed)')
-  .option('--out <dir>', 'write config.json, history.json and summary.json here')
+  .option('--out <dir>', 'run directory: config, checkpoints after every epoch, history, summary')
+  .option('--resume <run>', 'continue an interrupted run from its last checkpoint, exactly')
   .option('--json', 'print a JSON summary on stdout')
   .action((o) => runCommand(() => trainCommand(o)));
 

@@ -1,18 +1,19 @@
 /** `irllrec train`: train a model on a dataset directory with the official protocol. */
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { resolveConfig } from '../config/load.js';
-import { loadDataset, type Dataset } from '../data/dataset.js';
+import { validate, type Config } from '../config/schema.js';
 import { csrNnz } from '../data/csr.js';
+import { loadDataset, type Dataset } from '../data/dataset.js';
+import { loadTextVectors } from '../data/text-vectors.js';
 import { getKernels } from '../kernels/index.js';
+import { officialName, requiredText } from '../models/registry.js';
 import { train, type TrainResult } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import type { Config } from '../config/schema.js';
 import { UsageError } from './errors.js';
-import { loadTextVectors } from '../data/text-vectors.js';
-import { officialName, requiredText } from '../models/registry.js';
 
 export interface TrainCliOptions {
-  data: string;
+  data?: string;
   model: string;
   align?: string;
   textDir?: string;
@@ -21,7 +22,15 @@ export interface TrainCliOptions {
   epochs?: string;
   seed?: string;
   out?: string;
+  resume?: string;
   json?: boolean;
+}
+
+/** What a run directory records about how it was started (for --resume). */
+interface RunMeta {
+  data: string;
+  textDir: string | null;
+  epochs: number | null;
 }
 
 export function parseIntOption(name: string, v: string | undefined, min: number): number | undefined {
@@ -61,24 +70,51 @@ export function logDataset(ds: Dataset, log: (s: string) => void): void {
 }
 
 export async function trainCommand(o: TrainCliOptions): Promise<void> {
-  const epochs = parseIntOption('--epochs', o.epochs, 1);
-  const seed = parseIntOption('--seed', o.seed, 0);
-  const ds = loadDataset(o.data);
-  const { config, section } = resolveConfig({ model: o.model, align: o.align, datasetName: ds.name, configFile: o.config, sets: o.set, seed });
-  const need = requiredText(config.model.align);
-  const text = need.length ? loadTextVectors(o.textDir ?? ds.dir, ds.numUsers, ds.numItems, need) : {};
   const log = (s: string) => process.stderr.write(`${s}\n`);
+  let config: Config;
+  let section = '';
+  let epochs: number | undefined;
+  let meta: RunMeta;
+  let runDir: string | undefined;
+  if (o.resume) {
+    runDir = resolve(o.resume);
+    if (o.data || o.config || o.set?.length || o.seed || o.align || o.textDir || o.epochs) {
+      throw new UsageError('--resume continues a run exactly as it was started: do not combine it with --data, --config, --set, --seed, --align, --text-dir or --epochs');
+    }
+    for (const f of ['run.json', 'config.json']) {
+      if (!existsSync(join(runDir, f))) throw new UsageError(`${runDir}: not a run directory (no ${f})`);
+    }
+    meta = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as RunMeta;
+    config = validate(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as Config, join(runDir, 'config.json'));
+    epochs = meta.epochs ?? undefined;
+  } else {
+    if (!o.data) throw new UsageError('--data DIR is required (or --resume RUN)');
+    epochs = parseIntOption('--epochs', o.epochs, 1);
+    const seed = parseIntOption('--seed', o.seed, 0);
+    const name = resolve(o.data).split('/').pop() ?? o.data;
+    const r = resolveConfig({ model: o.model, align: o.align, datasetName: name, configFile: o.config, sets: o.set, seed });
+    config = r.config;
+    section = ` (defaults: ${r.section})`;
+    meta = { data: resolve(o.data), textDir: o.textDir ? resolve(o.textDir) : null, epochs: epochs ?? null };
+    runDir = o.out ? resolve(o.out) : undefined;
+  }
+  const ds = loadDataset(meta.data);
+  const need = requiredText(config.model.align);
+  const text = need.length ? loadTextVectors(meta.textDir ?? ds.dir, ds.numUsers, ds.numItems, need) : {};
   logDataset(ds, log);
   for (const k of need) log(`text ${k}: ${text[k]!.rows} x ${text[k]!.cols}`);
-  log(`model ${officialName(config.model.name, config.model.align)} (defaults: ${section}), kernels ${getKernels().info}`);
-  const result = train({ config, dataset: ds, text, epochs, log });
+  log(`model ${officialName(config.model.name, config.model.align)}${section}, kernels ${getKernels().info}`);
+  if (runDir && !o.resume) {
+    if (existsSync(join(runDir, 'run.json'))) throw new UsageError(`${runDir} already holds a run: continue it with --resume ${o.out}, or choose another --out`);
+    writeFileAtomic(join(runDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    writeFileAtomic(join(runDir, 'run.json'), `${JSON.stringify(meta, null, 2)}\n`);
+  }
+  const result = train({ config, dataset: ds, text, epochs, log, runDir, resume: Boolean(o.resume) });
   const out = summary(config, ds, result, epochs !== undefined);
-  if (o.out) {
-    const dir = resolve(o.out);
-    writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-    writeFileAtomic(join(dir, 'history.json'), `${JSON.stringify(result.history)}\n`);
-    writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(out, null, 2)}\n`);
-    log(`wrote ${dir}`);
+  if (runDir) {
+    writeFileAtomic(join(runDir, 'history.json'), `${JSON.stringify(result.history)}\n`);
+    writeFileAtomic(join(runDir, 'summary.json'), `${JSON.stringify(out, null, 2)}\n`);
+    log(`wrote ${runDir}`);
   }
   if (o.json) process.stdout.write(`${JSON.stringify(out)}\n`);
 }

@@ -26,6 +26,10 @@ export class ComposedModel implements RecModel {
     for (const a of alignments) a.register(this.params, rng);
   }
 
+  beginEpoch(): void {
+    for (const a of this.alignments) a.beginEpoch?.();
+  }
+
   calcLoss(batch: PairBatch, rnd: RandomSource): LossResult {
     let input = this.backbone.inputEmbeddings();
     for (const a of this.alignments) if (a.transformInput) input = a.transformInput(input, rnd);

@@ -24,6 +24,8 @@ export interface RecModel {
   readonly params: ParamStore;
   /** Computes the loss of one batch (recording on the active tape). */
   calcLoss(batch: PairBatch, rnd: RandomSource): LossResult;
+  /** Called at the start of every training epoch (e.g. to resync caches, so resume is exact). */
+  beginEpoch?(): void;
   /** Final embeddings for full-ranking scores (no dropout, no gradient). */
   scoringEmbeddings(rnd: RandomSource): ScoringEmbeddings;
 }

@@ -6,21 +6,26 @@
  * - restore the best weights, evaluate validation once more and the test split once.
  * With a fixed epoch count (`epochs`), it trains exactly that many epochs (no early stopping) and
  * evaluates the final weights, like the peer harness's --epochs.
+ *
+ * With `runDir`, a checkpoint is written after every epoch; `resume` continues from it exactly
+ * (same losses and metrics as an uninterrupted run).
  */
 import type { Config } from '../config/schema.js';
-import { buildNormalizedAdjacency } from '../data/graph.js';
+import type { CsrPattern } from '../data/csr.js';
 import type { Dataset } from '../data/dataset.js';
+import { buildNormalizedAdjacency } from '../data/graph.js';
 import { PairSampler } from '../data/sampler.js';
 import { evaluateFullRanking, flattenMetrics } from '../eval/index.js';
-import type { CsrPattern } from '../data/csr.js';
 import { getKernels } from '../kernels/index.js';
+import type { TextVectors } from '../models/alignment/types.js';
 import { createModel } from '../models/registry.js';
 import type { RecModel } from '../models/types.js';
-import type { TextVectors } from '../models/alignment/types.js';
 import { Adam } from '../nn/adam.js';
 import { Tape, withTape } from '../tensor/tensor.js';
 import { Progress } from '../util/progress.js';
-import { Rng } from '../util/rng.js';
+import { Rng, type RngState } from '../util/rng.js';
+import { CheckpointError, checkpointDir, readJson, readSafetensors, tensorsFile, writeCheckpoint } from './checkpoint.js';
+import { join } from 'node:path';
 
 export interface EpochLog {
   epoch: number;
@@ -42,6 +47,10 @@ export interface TrainOptions {
   text?: TextVectors;
   /** Train exactly this many epochs (no early stopping) instead of the official protocol. */
   epochs?: number;
+  /** Write a checkpoint here after every epoch. */
+  runDir?: string;
+  /** Continue from the checkpoint in runDir. */
+  resume?: boolean;
   log?: (line: string) => void;
   onEpoch?: (e: EpochLog) => void;
   onEval?: (e: EvalLog) => void;
@@ -57,6 +66,25 @@ export interface TrainResult {
   test: Record<string, number>;
   lastLosses: Record<string, number>;
   history: { epochs: EpochLog[]; evals: EvalLog[] };
+}
+
+/** What state.json holds (plus the tensors in weights/best/optimizer.safetensors). */
+export interface TrainState {
+  version: 1;
+  model: string;
+  dataset: { name: string; users: number; items: number; train: number };
+  fixedEpochs: number | null;
+  nextEpoch: number;
+  epochsRun: number;
+  best: number | null;
+  bestEpoch: number;
+  patience: number;
+  trainSeconds: number;
+  lastLosses: Record<string, number>;
+  history: TrainResult['history'];
+  rng: { train: RngState; trainSpare: number | null; eval: RngState; evalSpare: number | null };
+  adamSteps: number[];
+  hasBest: boolean;
 }
 
 export function evaluateSplit(model: RecModel, ds: Dataset, split: CsrPattern, cfg: Config, rng: Rng): Record<string, number> {
@@ -76,31 +104,108 @@ export function evaluateSplit(model: RecModel, ds: Dataset, split: CsrPattern, c
   return flattenMetrics(r);
 }
 
+function datasetId(ds: Dataset): TrainState['dataset'] {
+  return { name: ds.name, users: ds.numUsers, items: ds.numItems, train: ds.train.indptr[ds.numUsers]! };
+}
+
 export function train(opts: TrainOptions): TrainResult {
   const { config: cfg, dataset: ds } = opts;
   const log = opts.log ?? (() => {});
   const rng = new Rng(cfg.train.seed);
   const adj = buildNormalizedAdjacency(ds.train);
   const model = createModel(cfg, adj, rng.fork(), opts.text);
-  const adam = new Adam(model.params.trainable(), { lr: cfg.optimizer.lr });
+  const trainable = model.params.trainable();
+  const adam = new Adam(trainable, { lr: cfg.optimizer.lr });
   const sampler = new PairSampler(ds.trainPairs, ds.train);
-  const trainRng = rng.fork();
-  const evalRng = rng.fork();
+  let trainRng = rng.fork();
+  let evalRng = rng.fork();
   const kMax = `recall@${cfg.test.k[cfg.test.k.length - 1]}`;
   const fixed = opts.epochs !== undefined;
   const maxEpochs = opts.epochs ?? cfg.train.epoch;
 
-  const history: TrainResult['history'] = { epochs: [], evals: [] };
+  let history: TrainResult['history'] = { epochs: [], evals: [] };
   let best = -Infinity;
   let bestEpoch = -1;
   let bestState: Map<string, Float32Array> | null = null;
   let patience = 0;
   let trainSeconds = 0;
   let epochsRun = 0;
+  let startEpoch = 0;
   let lastLosses: Record<string, number> = {};
 
-  for (let epoch = 0; epoch < maxEpochs; epoch++) {
+  if (opts.resume) {
+    if (!opts.runDir) throw new CheckpointError('resume needs a run directory');
+    const dir = checkpointDir(opts.runDir);
+    if (!dir) throw new CheckpointError(`${opts.runDir}: no checkpoint to resume from`);
+    const st = readJson<TrainState>(join(dir, 'state.json'));
+    const id = datasetId(ds);
+    if (JSON.stringify(st.dataset) !== JSON.stringify(id)) {
+      throw new CheckpointError(`${opts.runDir}: the checkpoint was made on ${JSON.stringify(st.dataset)}, not on ${JSON.stringify(id)}`);
+    }
+    if (st.model !== model.name) throw new CheckpointError(`${opts.runDir}: the checkpoint holds ${st.model}, not ${model.name}`);
+    if (st.fixedEpochs !== (opts.epochs ?? null)) {
+      throw new CheckpointError(`${opts.runDir}: the run was started with --epochs ${st.fixedEpochs ?? '(official protocol)'}; resume it the same way`);
+    }
+    model.params.load(toMap(readSafetensors(join(dir, 'weights.safetensors')).tensors), `${dir}/weights.safetensors`);
+    const opt = readSafetensors(join(dir, 'optimizer.safetensors')).tensors;
+    const names = model.params.entries().filter(([, t]) => t.requiresGrad).map(([n]) => n);
+    adam.loadState({
+      step: st.adamSteps,
+      m: names.map((n) => opt[`m.${n}`]!.data),
+      v: names.map((n) => opt[`v.${n}`]!.data),
+    });
+    if (st.hasBest) bestState = toMap(readSafetensors(join(dir, 'best.safetensors')).tensors);
+    trainRng = Rng.fromState(st.rng.train, st.rng.trainSpare);
+    evalRng = Rng.fromState(st.rng.eval, st.rng.evalSpare);
+    best = st.best ?? -Infinity;
+    bestEpoch = st.bestEpoch;
+    patience = st.patience;
+    trainSeconds = st.trainSeconds;
+    epochsRun = st.epochsRun;
+    startEpoch = st.nextEpoch;
+    lastLosses = st.lastLosses;
+    history = st.history;
+    log(`resuming ${opts.runDir} at epoch ${startEpoch}`);
+  }
+
+  const save = (nextEpoch: number) => {
+    if (!opts.runDir) return;
+    const names = model.params.entries().map(([n]) => n);
+    const tensors = (m: Map<string, Float32Array> | null) => {
+      const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+      for (const n of names) {
+        const t = model.params.get(n);
+        out[n] = { shape: [...t.shape], data: m ? m.get(n)! : t.data };
+      }
+      return out;
+    };
+    const a = adam.state();
+    const opt: Record<string, { shape: number[]; data: Float32Array }> = {};
+    model.params.entries().filter(([, t]) => t.requiresGrad).forEach(([n, t], i) => {
+      opt[`m.${n}`] = { shape: [...t.shape], data: a.m[i]! };
+      opt[`v.${n}`] = { shape: [...t.shape], data: a.v[i]! };
+    });
+    const tr = trainRng.state();
+    const ev = evalRng.state();
+    const state: TrainState = {
+      version: 1, model: model.name, dataset: datasetId(ds), fixedEpochs: opts.epochs ?? null, nextEpoch, epochsRun,
+      best: Number.isFinite(best) ? best : null, bestEpoch, patience, trainSeconds, lastLosses, history,
+      rng: { train: tr.words, trainSpare: tr.spareNormal, eval: ev.words, evalSpare: ev.spareNormal },
+      adamSteps: a.step, hasBest: bestState !== null,
+    };
+    const files: Record<string, Uint8Array | string> = {
+      'weights.safetensors': tensorsFile(tensors(null), { model: model.name }),
+      'optimizer.safetensors': tensorsFile(opt),
+      'state.json': `${JSON.stringify(state)}\n`,
+    };
+    if (bestState) files['best.safetensors'] = tensorsFile(tensors(bestState), { model: model.name, epoch: String(bestEpoch) });
+    writeCheckpoint(opts.runDir, files);
+  };
+
+  let stopped = false;
+  for (let epoch = startEpoch; epoch < maxEpochs && !stopped; epoch++) {
     const t0 = performance.now();
+    model.beginEpoch?.();
     const batches = sampler.epoch(trainRng, cfg.train.batch_size);
     const sums: Record<string, number> = {};
     const bar = new Progress(`epoch ${epoch}`, batches.length);
@@ -144,8 +249,9 @@ export function train(opts: TrainOptions): TrainResult {
         patience = 0;
       } else patience++;
       log(`valid epoch ${epoch} ${fmt(metrics)} ${ev.seconds.toFixed(2)}s${improved ? ' (best)' : ` (patience ${patience}/${cfg.train.patience})`}`);
-      if (patience >= cfg.train.patience) break;
+      if (patience >= cfg.train.patience) stopped = true;
     }
+    save(stopped ? maxEpochs : epoch + 1);
   }
   if (fixed) bestEpoch = epochsRun - 1;
   else if (bestState) model.params.load(bestState, 'best weights');
@@ -153,17 +259,25 @@ export function train(opts: TrainOptions): TrainResult {
   const t2 = performance.now();
   const valid = evaluateSplit(model, ds, ds.valid, cfg, evalRng);
   const validSeconds = (performance.now() - t2) / 1000;
-  history.evals.push({ epoch: bestEpoch, split: 'valid', seconds: validSeconds, metrics: valid });
   const t3 = performance.now();
   const test = evaluateSplit(model, ds, ds.test, cfg, evalRng);
   const evalSeconds = (performance.now() - t3) / 1000;
-  history.evals.push({ epoch: bestEpoch, split: 'test', seconds: evalSeconds, metrics: test });
+  const finalHistory = {
+    epochs: history.epochs,
+    evals: [...history.evals,
+      { epoch: bestEpoch, split: 'valid' as const, seconds: validSeconds, metrics: valid },
+      { epoch: bestEpoch, split: 'test' as const, seconds: evalSeconds, metrics: test }],
+  };
   log(`best epoch ${bestEpoch} valid ${fmt(valid)}`);
   log(`test ${fmt(test)} ${evalSeconds.toFixed(2)}s`);
   return {
     model, epochsRun, bestEpoch, trainSecondsPerEpoch: epochsRun ? trainSeconds / epochsRun : 0, evalSeconds,
-    valid, test, lastLosses, history,
+    valid, test, lastLosses, history: finalHistory,
   };
+}
+
+function toMap(t: Record<string, { data: Float32Array }>): Map<string, Float32Array> {
+  return new Map(Object.entries(t).map(([k, v]) => [k, v.data]));
 }
 
 function fmt(m: Record<string, number>): string {

@@ -80,6 +80,14 @@ export class IntentAlignment implements Alignment {
     this.teacher = new EmaTeacher(this.intMlp, this.intMlpM, 0.999, this.cfg.teacherResyncEvery ?? 1000, this.cfg.teacherShortcut ?? true);
   }
 
+  /**
+   * The teacher's cached pre-activations are recomputed from its weights at every epoch start,
+   * so a run resumed from a checkpoint (weights only) continues with identical numbers.
+   */
+  beginEpoch(): void {
+    this.teacher.invalidate();
+  }
+
   /** ê = softmax(E C) C^T. */
   private intentVectors(e: Tensor, c: Tensor): Tensor {
     return matmul(softmaxRows(matmul(e, c)), c, false, true);

@@ -21,6 +21,8 @@ export interface Alignment {
   register(params: ParamStore, rng: Rng): void;
   /** May replace the layer-0 input before the backbone forward (RLMRec-Gen's masking). */
   transformInput?(input: Tensor, rnd: RandomSource): Tensor;
+  /** Called at the start of every training epoch. */
+  beginEpoch?(): void;
   /** Named loss terms, in the order the reference adds them. */
   terms(ctx: AlignContext): [string, Tensor][];
 }
