@@ -41,6 +41,58 @@ export const MODEL_DEFAULTS: Record<string, Partial<Record<AlignName, Table>>> =
   },
 };
 
+type K = ModelKeys;
+/** SGL / SimGCL sections: layers, reg, cl weight, cl temperature (+ extra keys). */
+const cl = (layer_num: number, reg_weight: number, cl_weight: number, cl_temperature: number, extra: Partial<K> = {}): K =>
+  ({ layer_num, reg_weight, cl_weight, cl_temperature, ...extra }) as K;
+const kd = (kd_weight: number, kd_temperature: number): Partial<K> => ({ kd_weight, kd_temperature });
+const gen = (mask_ratio: number, recon_weight: number, re_temperature: number): Partial<K> => ({ mask_ratio, recon_weight, re_temperature });
+/** IRLLRec keys on non-LightGCN backbones: TA and ITM are off, as in the official code (no code reads them). */
+const pa = (kd_weight: number, kd_temperature: number, kd_int_weight: number, kd_int_temperature: number): Partial<K> => ({
+  kd_weight, kd_temperature, intent_num: 128, kd_int_weight, kd_int_temperature, kd_int_weight_2: 0, kd_int_weight_3: 0,
+  teacher_shortcut: true, teacher_resync_every: 1000,
+});
+const sglK = { keep_rate: 0.8 };
+const sim = (eps: number) => ({ eps });
+
+MODEL_DEFAULTS.sgl = {
+  none: { amazon: cl(3, 1e-5, 0.1, 0.2, sglK), yelp: cl(3, 1e-6, 1e-3, 0.1, sglK), movie: cl(3, 1e-6, 1e-2, 0.1, sglK) },
+  'rlmrec-con': {
+    amazon: cl(3, 1e-5, 0.1, 0.2, { ...sglK, ...kd(1e-2, 0.5) }),
+    yelp: cl(3, 1e-5, 0.1, 0.2, { ...sglK, ...kd(1e-2, 1.0) }),
+    movie: cl(3, 1e-6, 1e-2, 0.1, { ...sglK, ...kd(1e-2, 0.5) }),
+  },
+  'rlmrec-gen': {
+    amazon: cl(3, 1e-5, 0.1, 0.2, { ...sglK, ...gen(0.2, 0.1, 0.2) }),
+    yelp: cl(3, 1e-5, 0.1, 0.2, { ...sglK, ...gen(0.15, 0.1, 0.2) }),
+    movie: cl(3, 1e-6, 1e-2, 0.2, { ...sglK, ...gen(0.2, 0.05, 0.2) }),
+  },
+  irllrec: {
+    amazon: cl(3, 1e-5, 0.1, 0.2, { ...sglK, ...pa(1e-2, 0.5, 1e-3, 0.1) }),
+    yelp: cl(3, 1e-5, 0.1, 0.2, { ...sglK, ...pa(1e-2, 1.0, 1e-2, 1.0) }),
+    movie: cl(3, 1e-6, 1e-2, 0.1, { ...sglK, ...pa(1e-2, 0.5, 2e-2, 0.2) }),
+  },
+};
+
+MODEL_DEFAULTS.simgcl = {
+  none: { amazon: cl(3, 1e-5, 0.1, 0.2, sim(0.9)), yelp: cl(3, 1e-5, 0.1, 0.2, sim(0.9)), movie: cl(3, 1e-6, 2e-2, 0.1, sim(0.1)) },
+  'rlmrec-con': {
+    amazon: cl(3, 1e-5, 0.1, 0.2, { ...sim(0.9), ...kd(1e-2, 0.2) }),
+    yelp: cl(3, 1e-5, 0.1, 0.2, { ...sim(0.9), ...kd(1e-2, 0.1) }),
+    movie: cl(3, 1e-6, 2e-2, 0.1, { ...sim(0.1), ...kd(1e-2, 0.2) }),
+  },
+  'rlmrec-gen': {
+    amazon: cl(3, 1e-5, 0.1, 0.2, { ...sim(0.9), ...gen(0.05, 0.1, 0.2) }),
+    yelp: cl(3, 1e-5, 0.1, 0.2, { ...sim(0.9), ...gen(0.01, 0.01, 0.05) }),
+    movie: cl(3, 1e-6, 2e-2, 0.1, { ...sim(0.1), ...gen(0.6, 0.01, 0.2) }),
+  },
+  irllrec: {
+    amazon: cl(3, 1e-5, 0.1, 0.2, { ...sim(0.9), ...pa(1e-2, 0.2, 2e-2, 0.1) }),
+    yelp: cl(3, 1e-5, 0.1, 0.2, { ...sim(0.9), ...pa(1e-2, 0.1, 1e-2, 0.1) }),
+    movie: cl(3, 1e-6, 2e-2, 0.1, { ...sim(0.1), ...pa(1e-2, 0.2, 3e-2, 0.2) }),
+  },
+};
+
 function intent(layer_num: number, reg_weight: number, kd_weight: number, kd_temperature: number, kd_int_weight: number, kd_int_temperature: number): ModelKeys {
   return {
     layer_num, reg_weight, keep_rate: 1.0, kd_weight, kd_temperature, intent_num: 128, kd_int_weight, kd_int_temperature,

@@ -15,6 +15,9 @@ export interface ModelSection {
   layer_num: number;
   reg_weight: number;
   keep_rate?: number;
+  cl_weight?: number;
+  cl_temperature?: number;
+  eps?: number;
   kd_weight?: number;
   kd_temperature?: number;
   mask_ratio?: number;
@@ -62,6 +65,9 @@ export const CONFIG_KEYS: Record<string, Kind> = {
   'model.layer_num': 'posint',
   'model.reg_weight': 'number',
   'model.keep_rate': 'prob',
+  'model.cl_weight': 'number',
+  'model.cl_temperature': 'positive',
+  'model.eps': 'number',
   'model.kd_weight': 'number',
   'model.kd_temperature': 'positive',
   'model.mask_ratio': 'prob',

@@ -33,15 +33,17 @@ export class ComposedModel implements RecModel {
   calcLoss(batch: PairBatch, rnd: RandomSource): LossResult {
     let input = this.backbone.inputEmbeddings();
     for (const a of this.alignments) if (a.transformInput) input = a.transformInput(input, rnd);
-    const out = this.backbone.forwardTrain(rnd, input);
+    const fwd = this.backbone.forwardTrain(rnd, input, batch);
+    const out = fwd.main;
     const anc = gatherRows(out.user, batch.ancs);
     const pos = gatherRows(out.item, batch.poss);
     const neg = gatherRows(out.item, batch.negs);
     const terms: [string, Tensor][] = [
       ['bpr_loss', bprLoss(anc, pos, neg)],
       ['reg_loss', regLoss(this.params, this.regWeight)],
+      ...fwd.terms,
     ];
-    for (const a of this.alignments) terms.push(...a.terms({ batch, rnd, backbone: this.backbone, out, anc, pos, neg }));
+    for (const a of this.alignments) terms.push(...a.terms({ batch, rnd, backbone: this.backbone, out, intentOut: fwd.intent, anc, pos, neg }));
     const total = sumScalars(terms.map(([, t]) => t));
     const parts: Record<string, number> = {};
     for (const [k, t] of terms) parts[k] = t.item();

@@ -11,11 +11,13 @@ import { ProfileContrast } from './alignment/rlmrec-con.js';
 import { MaskedReconstruction } from './alignment/rlmrec-gen.js';
 import type { Alignment, TextVectors } from './alignment/types.js';
 import { LightGCNBackbone } from './backbones/lightgcn.js';
+import { SGLBackbone } from './backbones/sgl.js';
+import { SimGCLBackbone } from './backbones/simgcl.js';
 import type { Backbone } from './backbones/types.js';
 import { ComposedModel } from './composed.js';
 import type { RecModel } from './types.js';
 
-export const BACKBONES = ['lightgcn'] as const;
+export const BACKBONES = ['lightgcn', 'sgl', 'simgcl'] as const;
 
 const SUFFIX: Record<string, AlignName> = { '': 'none', _plus: 'rlmrec-con', _gene: 'rlmrec-gen', _int: 'irllrec' };
 const ALIGN_SUFFIX: Record<AlignName, string> = { none: '', 'rlmrec-con': '_plus', 'rlmrec-gen': '_gene', irllrec: '_int' };
@@ -66,9 +68,14 @@ export function requiredText(align: AlignName): (keyof TextVectors)[] {
 
 function createBackbone(cfg: Config, adj: NormalizedAdjacency): Backbone {
   const m = cfg.model;
+  const lgc = { embeddingSize: m.embedding_size, layerNum: m.layer_num, keepRate: m.keep_rate ?? 1 };
   switch (m.name) {
     case 'lightgcn':
-      return new LightGCNBackbone(adj, { embeddingSize: m.embedding_size, layerNum: m.layer_num, keepRate: m.keep_rate ?? 1 });
+      return new LightGCNBackbone(adj, lgc);
+    case 'sgl':
+      return new SGLBackbone(adj, lgc, { clWeight: m.cl_weight!, clTemperature: m.cl_temperature! });
+    case 'simgcl':
+      return new SimGCLBackbone(adj, { ...lgc, keepRate: 1 }, { clWeight: m.cl_weight!, clTemperature: m.cl_temperature! }, m.eps!);
     default:
       throw new UnknownModelError(`unknown backbone "${m.name}"`);
   }
@@ -89,6 +96,8 @@ function createAlignment(cfg: Config, adj: NormalizedAdjacency, text: TextVector
         embeddingSize: d, intentNum: m.intent_num!, kdWeight: m.kd_weight!, kdTemperature: m.kd_temperature!,
         kdIntWeight: m.kd_int_weight!, kdIntTemperature: m.kd_int_temperature!, kdIntWeight2: m.kd_int_weight_2!,
         kdIntWeight3: m.kd_int_weight_3!, teacherShortcut: m.teacher_shortcut, teacherResyncEvery: m.teacher_resync_every,
+        paNegTerm: m.name !== 'simgcl',
+        withTeacher: m.name === 'lightgcn' || m.kd_int_weight_3 !== 0,
       })];
   }
 }

@@ -40,6 +40,11 @@ export interface IntentAlignmentConfig {
   aggregateNext?: boolean;
   /** Drop the negative-item PA term (SimGCL_int). */
   paNegTerm?: boolean;
+  /**
+   * Whether the momentum teacher exists (lightgcn_int always has one, and it enters the L2
+   * term; on other backbones only when ITM is on).
+   */
+  withTeacher?: boolean;
   /** Use the EMA pre-activation shortcut for the teacher (exact up to rounding). */
   teacherShortcut?: boolean;
   teacherResyncEvery?: number;
@@ -50,8 +55,8 @@ export class IntentAlignment implements Alignment {
   userIntent!: Tensor;
   itemIntent!: Tensor;
   intMlp!: MLP;
-  intMlpM!: MLP;
-  teacher!: EmaTeacher;
+  intMlpM?: MLP;
+  teacher?: EmaTeacher;
   readonly profile: ProfileContrast;
   private readonly usr: Tensor;
   private readonly itm: Tensor;
@@ -74,6 +79,8 @@ export class IntentAlignment implements Alignment {
     this.intMlp = new MLP(params, 'int_mlp', dims, rng);
     // The teacher starts as a copy whose weights are then re-drawn independently (only the
     // biases stay equal), as the reference's copy_params() + _init_weight() leave it.
+    if (!(this.cfg.withTeacher ?? true)) return;
+    if (this.cfg.kdIntWeight3 !== 0 && this.cfg.withTeacher === false) throw new Error('ITM needs the momentum teacher');
     this.intMlpM = new MLP(params, 'int_mlp_m', dims, rng, false);
     this.intMlpM.b0.data.set(this.intMlp.b0.data);
     this.intMlpM.b2.data.set(this.intMlp.b2.data);
@@ -85,7 +92,7 @@ export class IntentAlignment implements Alignment {
    * so a run resumed from a checkpoint (weights only) continues with identical numbers.
    */
   beginEpoch(): void {
-    this.teacher.invalidate();
+    this.teacher?.invalidate();
   }
 
   /** ê = softmax(E C) C^T. */
@@ -139,7 +146,7 @@ export class IntentAlignment implements Alignment {
       negIdx = u.pos[1]!;
     }
     if (cfg.kdIntWeight !== 0) {
-      const R = this.interactionIntents(ctx.out, U);
+      const R = this.interactionIntents(ctx.intentOut, U);
       const rU = sliceRows(R, 0, U);
       const rI = sliceRows(R, U, R.rows);
       const b = ctx.batch;
@@ -163,7 +170,7 @@ export class IntentAlignment implements Alignment {
     }
     out.push(['kd_int_2_loss', ta]);
     if (needITM) {
-      const [tU, tI] = this.teacher.step([this.usr, this.itm], [preU, preI!]);
+      const [tU, tI] = this.teacher!.step([this.usr, this.itm], [preU, preI!]);
       const zM = softmaxRows(concatRows([tU!, tI!]));
       const ce = scale(sum(mul(logSoftmaxRows(zAll), zM)), 1 / zAll.rows);
       out.push(['loss_itm', scale(lincomb(0.4, ta, -0.6, ce), cfg.kdIntWeight3)]);

@@ -10,6 +10,8 @@ export interface AlignContext {
   rnd: RandomSource;
   backbone: Backbone;
   out: BackboneOutput;
+  /** The backbone view that feeds interaction intents. */
+  intentOut: BackboneOutput;
   /** Final embeddings picked for the batch (anchors, positives, negatives). */
   anc: Tensor;
   pos: Tensor;

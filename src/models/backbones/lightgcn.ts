@@ -9,7 +9,8 @@ import type { ParamStore } from '../../nn/params.js';
 import { addN, concatRows, sliceRows, spmm, type CsrMatrix } from '../../tensor/ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
-import type { Backbone, BackboneOutput } from './types.js';
+import type { PairBatch } from '../../data/sampler.js';
+import type { Backbone, BackboneOutput, TrainForward } from './types.js';
 
 export interface LightGCNConfig {
   embeddingSize: number;
@@ -18,7 +19,7 @@ export interface LightGCNConfig {
 }
 
 export class LightGCNBackbone implements Backbone {
-  readonly kind = 'lightgcn';
+  readonly kind: string = 'lightgcn';
   userEmbeds!: Tensor;
   itemEmbeds!: Tensor;
 
@@ -56,8 +57,9 @@ export class LightGCNBackbone implements Backbone {
     return { all, user: sliceRows(all, 0, U), item: sliceRows(all, U, this.adj.n), layers, graph };
   }
 
-  forwardTrain(rnd: RandomSource, input: Tensor): BackboneOutput {
-    return this.propagate(this.trainingGraph(rnd), input);
+  forwardTrain(rnd: RandomSource, input: Tensor, _batch: PairBatch): TrainForward {
+    const main = this.propagate(this.trainingGraph(rnd), input);
+    return { main, intent: main, terms: [] };
   }
 
   forwardEval(): BackboneOutput {

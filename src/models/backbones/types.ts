@@ -1,5 +1,6 @@
 /** What a graph backbone offers the composed model and the alignment plug-ins. */
 import type { NormalizedAdjacency } from '../../data/graph.js';
+import type { PairBatch } from '../../data/sampler.js';
 import type { ParamStore } from '../../nn/params.js';
 import type { CsrMatrix } from '../../tensor/ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -16,6 +17,16 @@ export interface BackboneOutput {
   graph: CsrMatrix;
 }
 
+/** What one training forward of a backbone yields. */
+export interface TrainForward {
+  /** The view BPR, scoring-style terms and the alignment plug-ins use. */
+  main: BackboneOutput;
+  /** The view whose layers feed IRLLRec's interaction intents (SGL: the second dropped view). */
+  intent: BackboneOutput;
+  /** The backbone's own self-supervised terms (e.g. cl_loss), in the reference's order. */
+  terms: [string, Tensor][];
+}
+
 export interface Backbone {
   readonly kind: string;
   readonly adj: NormalizedAdjacency;
@@ -25,8 +36,8 @@ export interface Backbone {
   register(params: ParamStore, rng: Rng): void;
   /** Layer-0 embeddings of all nodes (users then items). */
   inputEmbeddings(): Tensor;
-  /** Training forward (with the backbone's training-time randomness). */
-  forwardTrain(rnd: RandomSource, input: Tensor): BackboneOutput;
+  /** Training forward (with the backbone's training-time randomness) and its own loss terms. */
+  forwardTrain(rnd: RandomSource, input: Tensor, batch: PairBatch): TrainForward;
   /** Deterministic forward for scoring. */
   forwardEval(): BackboneOutput;
 }
