@@ -4,7 +4,7 @@ import { loadFixture, replayFixture } from '../src/fixtures/replay.js';
 import { fixturesDir, haveShared } from './shared.js';
 
 const TOL = 1e-5;
-const MODELS = ['sgl', 'sgl_plus', 'sgl_gene', 'sgl_int', 'simgcl', 'simgcl_plus', 'simgcl_gene', 'simgcl_int'];
+const MODELS = ['sgl', 'sgl_plus', 'sgl_gene', 'sgl_int', 'simgcl', 'simgcl_plus', 'simgcl_gene', 'simgcl_int', 'dccf', 'dccf_plus', 'dccf_gene', 'dccf_int', 'bigcf', 'bigcf_plus', 'bigcf_gene', 'bigcf_int'];
 
 describe.skipIf(!haveShared)('official fixtures: the other backbones', () => {
   for (const model of MODELS) {

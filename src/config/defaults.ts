@@ -93,6 +93,24 @@ MODEL_DEFAULTS.simgcl = {
   },
 };
 
+// DCCF: 2 layers (3 for movie), reg 1e-4 (1e-3 movie), cl 1e-3, temperature 0.1.
+const dc = (layer_num: number, reg_weight: number, extra: Partial<K> = {}): K => cl(layer_num, reg_weight, 1e-3, 0.1, { intent_num: 128, ...extra });
+MODEL_DEFAULTS.dccf = {
+  none: { amazon: dc(2, 1e-4), yelp: dc(2, 1e-4), movie: dc(3, 1e-3) },
+  'rlmrec-con': { amazon: dc(2, 1e-4, kd(1e-2, 0.5)), yelp: dc(2, 1e-4, kd(1e-2, 0.2)), movie: dc(3, 1e-3, kd(1e-2, 0.1)) },
+  'rlmrec-gen': { amazon: dc(2, 1e-4, gen(0.05, 0.1, 0.2)), yelp: dc(2, 1e-4, gen(0.05, 0.01, 0.1)), movie: dc(3, 1e-3, gen(0.1, 0.01, 0.2)) },
+  irllrec: { amazon: dc(2, 1e-4, pa(1e-2, 0.5, 2e-2, 0.1)), yelp: dc(2, 1e-4, pa(1e-2, 0.2, 1e-2, 0.2)), movie: dc(3, 1e-3, pa(1e-2, 0.1, 5e-2, 0.2)) },
+};
+
+// BIGCF: 3 layers, reg 1e-5, cl temperature 0.2, cen 1e-5; noise at evaluation as in the reference.
+const bc = (cl_weight: number, extra: Partial<K> = {}): K => cl(3, 1e-5, cl_weight, 0.2, { intent_num: 128, cen_weight: 1e-5, eval_noise: true, ...extra });
+MODEL_DEFAULTS.bigcf = {
+  none: { amazon: bc(0.05), yelp: bc(0.05), movie: bc(0.02) },
+  'rlmrec-con': { amazon: bc(0.05, kd(1e-2, 0.2)), yelp: bc(0.04, kd(1e-2, 0.2)), movie: bc(0.02, kd(1e-2, 0.2)) },
+  'rlmrec-gen': { amazon: bc(0.05, gen(0.6, 0.02, 0.1)), yelp: bc(0.05, gen(0.2, 0.05, 0.1)), movie: bc(0.02, gen(0.2, 0.01, 0.5)) },
+  irllrec: { amazon: bc(0.05, pa(1e-2, 0.2, 2e-2, 0.1)), yelp: bc(0.05, pa(1e-2, 0.2, 3e-2, 0.2)), movie: bc(0.02, pa(1e-2, 0.2, 3e-2, 0.2)) },
+};
+
 function intent(layer_num: number, reg_weight: number, kd_weight: number, kd_temperature: number, kd_int_weight: number, kd_int_temperature: number): ModelKeys {
   return {
     layer_num, reg_weight, keep_rate: 1.0, kd_weight, kd_temperature, intent_num: 128, kd_int_weight, kd_int_temperature,

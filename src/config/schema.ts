@@ -18,12 +18,14 @@ export interface ModelSection {
   cl_weight?: number;
   cl_temperature?: number;
   eps?: number;
+  intent_num?: number;
+  cen_weight?: number;
+  eval_noise?: boolean;
   kd_weight?: number;
   kd_temperature?: number;
   mask_ratio?: number;
   recon_weight?: number;
   re_temperature?: number;
-  intent_num?: number;
   kd_int_weight?: number;
   kd_int_temperature?: number;
   kd_int_weight_2?: number;
@@ -68,6 +70,8 @@ export const CONFIG_KEYS: Record<string, Kind> = {
   'model.cl_weight': 'number',
   'model.cl_temperature': 'positive',
   'model.eps': 'number',
+  'model.cen_weight': 'number',
+  'model.eval_noise': 'bool',
   'model.kd_weight': 'number',
   'model.kd_temperature': 'positive',
   'model.mask_ratio': 'prob',

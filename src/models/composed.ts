@@ -23,7 +23,7 @@ export class ComposedModel implements RecModel {
     rng: Rng,
   ) {
     backbone.register(this.params, rng);
-    for (const a of alignments) a.register(this.params, rng);
+    for (const a of alignments) a.register(this.params, rng, backbone);
   }
 
   beginEpoch(): void {
@@ -39,20 +39,24 @@ export class ComposedModel implements RecModel {
     const pos = gatherRows(out.item, batch.poss);
     const neg = gatherRows(out.item, batch.negs);
     const terms: [string, Tensor][] = [
-      ['bpr_loss', bprLoss(anc, pos, neg)],
+      [this.backbone.rankLossName ?? 'bpr_loss', bprLoss(anc, pos, neg)],
       ['reg_loss', regLoss(this.params, this.regWeight)],
       ...fwd.terms,
     ];
-    for (const a of this.alignments) terms.push(...a.terms({ batch, rnd, backbone: this.backbone, out, intentOut: fwd.intent, anc, pos, neg }));
+    for (const a of this.alignments) terms.push(...a.terms({ batch, rnd, backbone: this.backbone, out, intentOut: fwd.intent, intents: fwd.intents, anc, pos, neg }));
     const total = sumScalars(terms.map(([, t]) => t));
     const parts: Record<string, number> = {};
     for (const [k, t] of terms) parts[k] = t.item();
     return { total, parts };
   }
 
-  scoringEmbeddings(): ScoringEmbeddings {
+  get stochasticScoring(): boolean {
+    return this.backbone.stochasticScoring ?? false;
+  }
+
+  scoringEmbeddings(rnd?: RandomSource): ScoringEmbeddings {
     return noGrad(() => {
-      const out = this.backbone.forwardEval();
+      const out = this.backbone.forwardEval(rnd);
       return { user: out.user.data, item: out.item.data, dim: this.backbone.dim };
     });
   }

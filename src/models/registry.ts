@@ -13,11 +13,13 @@ import type { Alignment, TextVectors } from './alignment/types.js';
 import { LightGCNBackbone } from './backbones/lightgcn.js';
 import { SGLBackbone } from './backbones/sgl.js';
 import { SimGCLBackbone } from './backbones/simgcl.js';
+import { DCCFBackbone } from './backbones/dccf.js';
+import { BIGCFBackbone } from './backbones/bigcf.js';
 import type { Backbone } from './backbones/types.js';
 import { ComposedModel } from './composed.js';
 import type { RecModel } from './types.js';
 
-export const BACKBONES = ['lightgcn', 'sgl', 'simgcl'] as const;
+export const BACKBONES = ['lightgcn', 'sgl', 'simgcl', 'dccf', 'bigcf'] as const;
 
 const SUFFIX: Record<string, AlignName> = { '': 'none', _plus: 'rlmrec-con', _gene: 'rlmrec-gen', _int: 'irllrec' };
 const ALIGN_SUFFIX: Record<AlignName, string> = { none: '', 'rlmrec-con': '_plus', 'rlmrec-gen': '_gene', irllrec: '_int' };
@@ -76,6 +78,13 @@ function createBackbone(cfg: Config, adj: NormalizedAdjacency): Backbone {
       return new SGLBackbone(adj, lgc, { clWeight: m.cl_weight!, clTemperature: m.cl_temperature! });
     case 'simgcl':
       return new SimGCLBackbone(adj, { ...lgc, keepRate: 1 }, { clWeight: m.cl_weight!, clTemperature: m.cl_temperature! }, m.eps!);
+    case 'dccf':
+      return new DCCFBackbone(adj, { embeddingSize: m.embedding_size, layerNum: m.layer_num, intentNum: m.intent_num!, clWeight: m.cl_weight!, clTemperature: m.cl_temperature! });
+    case 'bigcf':
+      return new BIGCFBackbone(adj, {
+        embeddingSize: m.embedding_size, layerNum: m.layer_num, intentNum: m.intent_num!, clWeight: m.cl_weight!,
+        clTemperature: m.cl_temperature!, cenWeight: m.cen_weight!, evalNoise: m.eval_noise!, referenceItmParams: m.align === 'irllrec',
+      });
     default:
       throw new UnknownModelError(`unknown backbone "${m.name}"`);
   }
@@ -90,7 +99,10 @@ function createAlignment(cfg: Config, adj: NormalizedAdjacency, text: TextVector
     case 'rlmrec-con':
       return [new ProfileContrast(text, { kdWeight: m.kd_weight!, kdTemperature: m.kd_temperature!, embeddingSize: d })];
     case 'rlmrec-gen':
-      return [new MaskedReconstruction(text, { maskRatio: m.mask_ratio!, reconWeight: m.recon_weight!, reTemperature: m.re_temperature!, embeddingSize: d })];
+      return [new MaskedReconstruction(text, {
+        maskRatio: m.mask_ratio!, reconWeight: m.recon_weight!, reTemperature: m.re_temperature!, embeddingSize: d,
+        maskInput: m.name !== 'bigcf', // the reference's BIGCF_gene draws its mask after the forward and discards it
+      })];
     case 'irllrec':
       return [new IntentAlignment(text, { rows: adj.n, indptr: adj.csr.indptr, indices: adj.csr.indices, rowOf: adj.rowOf }, {
         embeddingSize: d, intentNum: m.intent_num!, kdWeight: m.kd_weight!, kdTemperature: m.kd_temperature!,

@@ -27,5 +27,10 @@ export interface RecModel {
   /** Called at the start of every training epoch (e.g. to resync caches, so resume is exact). */
   beginEpoch?(): void;
   /** Final embeddings for full-ranking scores (no dropout, no gradient). */
-  scoringEmbeddings(rnd: RandomSource): ScoringEmbeddings;
+  scoringEmbeddings(rnd?: RandomSource): ScoringEmbeddings;
+  /**
+   * True when every scoring call draws fresh randomness (BIGCF's reference evaluation): the
+   * evaluator then calls scoringEmbeddings once per user batch, as the reference does.
+   */
+  readonly stochasticScoring?: boolean;
 }

@@ -18,3 +18,11 @@ export function linearBias(out: number, fanIn: number, rng: Rng, name?: string):
   for (let i = 0; i < out; i++) t.data[i] = (rng.float() * 2 - 1) * bound;
   return t;
 }
+
+/** nn.Linear's default weight init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform, a = sqrt(5)). */
+export function linearWeight(out: number, fanIn: number, rng: Rng, name?: string): Tensor {
+  const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+  const t = Tensor.zeros([out, fanIn], true, name);
+  for (let i = 0; i < t.size; i++) t.data[i] = (rng.float() * 2 - 1) * bound;
+  return t;
+}

@@ -88,20 +88,23 @@ export interface TrainState {
 }
 
 export function evaluateSplit(model: RecModel, ds: Dataset, split: CsrPattern, cfg: Config, rng: Rng): Record<string, number> {
+  const k = getKernels();
+  const common = {
+    kernels: k, numUsers: ds.numUsers, numItems: ds.numItems, trainMask: ds.train, groundTruth: split,
+    ks: cfg.test.k, batchSize: cfg.test.batch_size,
+  };
+  if (model.stochasticScoring) {
+    // The reference recomputes the (noisy) embeddings for every test batch.
+    const scoreBlock = (users: Int32Array, out: Float32Array) => {
+      const emb = model.scoringEmbeddings(rng);
+      const ue = new Float32Array(users.length * emb.dim);
+      k.gatherRows(emb.dim, emb.user, users, ue);
+      k.gemm(false, true, users.length, ds.numItems, emb.dim, 1, ue, emb.dim, emb.item, emb.dim, 0, out, ds.numItems);
+    };
+    return flattenMetrics(evaluateFullRanking({ ...common, scoreBlock }));
+  }
   const emb = model.scoringEmbeddings(rng);
-  const r = evaluateFullRanking({
-    kernels: getKernels(),
-    userEmb: emb.user,
-    itemEmb: emb.item,
-    dim: emb.dim,
-    numUsers: ds.numUsers,
-    numItems: ds.numItems,
-    trainMask: ds.train,
-    groundTruth: split,
-    ks: cfg.test.k,
-    batchSize: cfg.test.batch_size,
-  });
-  return flattenMetrics(r);
+  return flattenMetrics(evaluateFullRanking({ ...common, userEmb: emb.user, itemEmb: emb.item, dim: emb.dim }));
 }
 
 function datasetId(ds: Dataset): TrainState['dataset'] {

@@ -22,7 +22,7 @@ import {
 } from '../../tensor/ops/index.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { Rng } from '../../util/rng.js';
-import type { BackboneOutput } from '../backbones/types.js';
+import type { Backbone, BackboneOutput } from '../backbones/types.js';
 import { gatherConst, pairwiseAlignment, uniqueIndex, ZERO } from './common.js';
 import { ProfileContrast } from './rlmrec-con.js';
 import type { AlignContext, Alignment, TextVectors } from './types.js';
@@ -58,6 +58,7 @@ export class IntentAlignment implements Alignment {
   intMlpM?: MLP;
   teacher?: EmaTeacher;
   readonly profile: ProfileContrast;
+  private aggregateNext = false;
   private readonly usr: Tensor;
   private readonly itm: Tensor;
 
@@ -68,12 +69,19 @@ export class IntentAlignment implements Alignment {
     this.profile = new ProfileContrast(text, { kdWeight: cfg.kdWeight, kdTemperature: cfg.kdTemperature, embeddingSize: cfg.embeddingSize });
   }
 
-  register(params: ParamStore, rng: Rng): void {
+  register(params: ParamStore, rng: Rng, backbone: Backbone): void {
     const d = this.cfg.embeddingSize;
     const K = this.cfg.intentNum;
-    this.userIntent = params.add('user_intent', xavierUniform([d, K], rng));
-    this.itemIntent = params.add('item_intent', xavierUniform([d, K], rng));
-    this.profile.register(params, rng);
+    if (backbone.prototypes) {
+      // DCCF and BIGCF already learn intent prototypes; IRLLRec uses theirs
+      this.userIntent = backbone.prototypes.user;
+      this.itemIntent = backbone.prototypes.item;
+    } else {
+      this.userIntent = params.add('user_intent', xavierUniform([d, K], rng));
+      this.itemIntent = params.add('item_intent', xavierUniform([d, K], rng));
+    }
+    this.aggregateNext = this.cfg.aggregateNext ?? backbone.intentAggregatesNext ?? false;
+    this.profile.register(params, rng, backbone);
     const din = this.usr.cols;
     const dims: [number, number, number] = [din, MLP.hidden(din, d), d];
     this.intMlp = new MLP(params, 'int_mlp', dims, rng);
@@ -112,7 +120,7 @@ export class IntentAlignment implements Alignment {
         this.intentVectors(sliceRows(e, numUsers, n), this.itemIntent),
       ]);
       const w = intentEdgeWeights(ehat, this.edges);
-      rs.push(spmmValues(this.edges, w, this.cfg.aggregateNext ? out.layers[l + 1]! : e));
+      rs.push(spmmValues(this.edges, w, this.aggregateNext ? out.layers[l + 1]! : e));
     }
     return scale(addN(rs), 1 / L);
   }
@@ -146,7 +154,7 @@ export class IntentAlignment implements Alignment {
       negIdx = u.pos[1]!;
     }
     if (cfg.kdIntWeight !== 0) {
-      const R = this.interactionIntents(ctx.intentOut, U);
+      const R = ctx.intents ?? this.interactionIntents(ctx.intentOut, U);
       const rU = sliceRows(R, 0, U);
       const rI = sliceRows(R, U, R.rows);
       const b = ctx.batch;

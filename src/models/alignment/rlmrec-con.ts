@@ -8,6 +8,7 @@ import type { ParamStore } from '../../nn/params.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Rng } from '../../util/rng.js';
 import type { AlignContext, Alignment, TextVectors } from './types.js';
+import type { Backbone } from '../backbones/types.js';
 import { pairwiseAlignment, towerRows, ZERO } from './common.js';
 
 export interface ProfileContrastConfig {
@@ -28,7 +29,7 @@ export class ProfileContrast implements Alignment {
     this.itm = text.itmPrf;
   }
 
-  register(params: ParamStore, rng: Rng): void {
+  register(params: ParamStore, rng: Rng, _backbone?: Backbone): void {
     const din = this.usr.cols;
     const d = this.cfg.embeddingSize;
     this.mlp = new MLP(params, 'mlp', [din, MLP.hidden(din, d), d], rng);

@@ -9,12 +9,18 @@ import { gatherRows, maskRows, scale, sslConLoss } from '../../tensor/ops/index.
 import { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import type { AlignContext, Alignment, TextVectors } from './types.js';
+import type { Backbone } from '../backbones/types.js';
 
 export interface MaskedReconstructionConfig {
   maskRatio: number;
   reconWeight: number;
   reTemperature: number;
   embeddingSize: number;
+  /**
+   * Mask the layer-0 input before the forward (true). BIGCF_gene's reference draws the mask only
+   * after the forward and discards it, so the seeds merely pick the nodes to reconstruct (false).
+   */
+  maskInput?: boolean;
 }
 
 export class MaskedReconstruction implements Alignment {
@@ -33,21 +39,26 @@ export class MaskedReconstruction implements Alignment {
     this.prf = new Tensor(data, [text.usrPrf.rows + text.itmPrf.rows, dp]);
   }
 
-  register(params: ParamStore, rng: Rng): void {
+  register(params: ParamStore, rng: Rng, _backbone?: Backbone): void {
     const d = this.cfg.embeddingSize;
     const dp = this.prf.cols;
     this.maskToken = params.add('masker.mask_token', Tensor.zeros([1, d]));
     this.mlp = new MLP(params, 'mlp', [d, MLP.hidden(dp, d), dp], rng);
   }
 
+  private drawSeeds(n: number, rnd: RandomSource): Int32Array {
+    return rnd.choice(n, Math.max(Math.floor(n * this.cfg.maskRatio), 1));
+  }
+
   /** Masks max(floor(N * ratio), 1) distinct nodes (drawn like np.random.choice). */
   transformInput(input: Tensor, rnd: RandomSource): Tensor {
-    const n = input.rows;
-    this.seeds = rnd.choice(n, Math.max(Math.floor(n * this.cfg.maskRatio), 1));
+    if (this.cfg.maskInput === false) return input;
+    this.seeds = this.drawSeeds(input.rows, rnd);
     return maskRows(input, this.seeds, this.maskToken);
   }
 
   terms(ctx: AlignContext): [string, Tensor][] {
+    if (this.cfg.maskInput === false) this.seeds = this.drawSeeds(ctx.out.all.rows, ctx.rnd);
     const seeds = this.seeds;
     if (!seeds) throw new Error('rlmrec-gen: terms() before transformInput()');
     this.seeds = null;

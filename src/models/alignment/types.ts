@@ -12,6 +12,8 @@ export interface AlignContext {
   out: BackboneOutput;
   /** The backbone view that feeds interaction intents. */
   intentOut: BackboneOutput;
+  /** Interaction intents computed by the backbone itself (DCCF), if any. */
+  intents?: Tensor;
   /** Final embeddings picked for the batch (anchors, positives, negatives). */
   anc: Tensor;
   pos: Tensor;
@@ -20,7 +22,7 @@ export interface AlignContext {
 
 export interface Alignment {
   readonly kind: string;
-  register(params: ParamStore, rng: Rng): void;
+  register(params: ParamStore, rng: Rng, backbone: Backbone): void;
   /** May replace the layer-0 input before the backbone forward (RLMRec-Gen's masking). */
   transformInput?(input: Tensor, rnd: RandomSource): Tensor;
   /** Called at the start of every training epoch. */

@@ -25,6 +25,8 @@ export interface TrainForward {
   intent: BackboneOutput;
   /** The backbone's own self-supervised terms (e.g. cl_loss), in the reference's order. */
   terms: [string, Tensor][];
+  /** Interaction intents the backbone computes itself (DCCF's layer-mean iaa), if any. */
+  intents?: Tensor;
 }
 
 export interface Backbone {
@@ -32,12 +34,20 @@ export interface Backbone {
   readonly adj: NormalizedAdjacency;
   readonly dim: number;
   readonly layerNum: number;
+  /** Name of the ranking term (the reference calls it mf_loss in BIGCF). */
+  readonly rankLossName?: string;
+  /** The backbone's own intent prototypes (DCCF, BIGCF), which IRLLRec then uses. */
+  readonly prototypes?: { user: Tensor; item: Tensor };
+  /** IRLLRec aggregates E^(l+1) instead of E^(l) (BIGCF_int). */
+  readonly intentAggregatesNext?: boolean;
+  /** Scoring draws fresh randomness on every call (BIGCF's reference evaluation). */
+  readonly stochasticScoring?: boolean;
   /** Registers the backbone's parameters (first in the store, as the reference's modules do). */
   register(params: ParamStore, rng: Rng): void;
   /** Layer-0 embeddings of all nodes (users then items). */
   inputEmbeddings(): Tensor;
   /** Training forward (with the backbone's training-time randomness) and its own loss terms. */
   forwardTrain(rnd: RandomSource, input: Tensor, batch: PairBatch): TrainForward;
-  /** Deterministic forward for scoring. */
-  forwardEval(): BackboneOutput;
+  /** Forward for scoring (deterministic unless stochasticScoring). */
+  forwardEval(rnd?: RandomSource): BackboneOutput;
 }

@@ -1,0 +1,459 @@
+import { describe, it, expect, afterAll } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { jsKernels as js } from '../src/kernels/js.js';
+import { loadNativeKernels, nativeLoadError, nativeAddonPath, type NativeKernels } from '../src/kernels/native.js';
+import { getKernels, setKernels } from '../src/kernels/index.js';
+import type { Kernels } from '../src/kernels/types.js';
+
+// ------------------------------------------------------------------------------------ helpers
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randF32(n: number, r: () => number, lo = -1, hi = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
+  return a;
+}
+
+/** A view of n elements at an odd offset inside a larger buffer filled with sentinels. */
+function view(src: Float32Array, offset = 3, pad = 5): Float32Array {
+  const buf = new Float32Array(src.length + offset + pad).fill(12345);
+  buf.set(src, offset);
+  return buf.subarray(offset, offset + src.length);
+}
+
+function expectClose(got: Float32Array | number[], want: Float32Array | number[], tol: number, what: string): void {
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i], w = want[i];
+    if (Number.isNaN(w) || Number.isNaN(g)) {
+      if (Number.isNaN(w) !== Number.isNaN(g)) throw new Error(`${what}: NaN mismatch at ${i}: got ${g}, want ${w}`);
+      continue;
+    }
+    if (!Number.isFinite(w) || !Number.isFinite(g)) {
+      if (g !== w) throw new Error(`${what}: mismatch at ${i}: got ${g}, want ${w}`);
+      continue;
+    }
+    const e = Math.abs(g - w) / Math.max(1, Math.abs(w));
+    if (e > worst) {
+      worst = e;
+      at = i;
+    }
+  }
+  if (worst > tol) throw new Error(`${what}: max error ${worst} > ${tol} at ${at}: got ${got[at]}, want ${want[at]}`);
+}
+
+function bitsEqual(a: Float32Array, b: Float32Array, what: string): void {
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < ua.length; i++) {
+    if (ua[i] !== ub[i]) throw new Error(`${what}: not bitwise identical at ${i}: ${a[i]} vs ${b[i]}`);
+  }
+}
+
+interface Csr {
+  rows: number;
+  cols: number;
+  indptr: Int32Array;
+  indices: Int32Array;
+  values: Float32Array;
+}
+
+function randCsr(rows: number, cols: number, avg: number, r: () => number): Csr {
+  const indptr = new Int32Array(rows + 1);
+  const idx: number[] = [];
+  for (let i = 0; i < rows; i++) {
+    const deg = r() < 0.2 ? 0 : Math.floor(r() * 2 * avg); // empty rows included
+    for (let q = 0; q < deg; q++) idx.push(Math.floor(r() * cols)); // duplicates allowed
+    indptr[i + 1] = idx.length;
+  }
+  return { rows, cols, indptr, indices: Int32Array.from(idx), values: randF32(idx.length, r) };
+}
+
+// --------------------------------------------------------------------------- the js backend
+
+describe('js kernels (reference)', () => {
+  it('gemm on a tiny hand-checked case, all transposes', () => {
+    // op(A) = [[1,2,3],[4,5,6]], op(B) = [[1,0],[0,1],[1,1]] => [[4,5],[10,11]]
+    const A = new Float32Array([1, 2, 3, 4, 5, 6]);
+    const At = new Float32Array([1, 4, 2, 5, 3, 6]);
+    const B = new Float32Array([1, 0, 0, 1, 1, 1]);
+    const Bt = new Float32Array([1, 0, 1, 0, 1, 1]);
+    for (const [tA, a, lda] of [[false, A, 3], [true, At, 2]] as const) {
+      for (const [tB, b, ldb] of [[false, B, 2], [true, Bt, 3]] as const) {
+        const C = new Float32Array(4).fill(NaN);
+        js.gemm(tA, tB, 2, 2, 3, 1, a, lda, b, ldb, 0, C, 2);
+        expect(Array.from(C)).toEqual([4, 5, 10, 11]);
+      }
+    }
+  });
+
+  it('topkRows: descending, ties by lower index, NaN last', () => {
+    const X = new Float32Array([NaN, 2, 2, 5, 1, 3, -1, 3]);
+    const I = new Int32Array(8), V = new Float32Array(8);
+    js.topkRows(2, 4, X, 4, I, V);
+    expect(Array.from(I)).toEqual([3, 1, 2, 0, 1, 3, 0, 2]);
+  });
+
+  it('throws on too-small buffers', () => {
+    expect(() => js.gemm(false, false, 2, 2, 2, 1, new Float32Array(3), 2, new Float32Array(4), 2, 0, new Float32Array(4), 2)).toThrow(RangeError);
+    expect(() => js.axpy(5, 1, new Float32Array(4), new Float32Array(5))).toThrow(RangeError);
+  });
+
+  it('getKernels honours IRLLREC_KERNELS=js', () => {
+    const saved = process.env.IRLLREC_KERNELS;
+    process.env.IRLLREC_KERNELS = 'js';
+    setKernels(null);
+    try {
+      expect(getKernels().name).toBe('js');
+    } finally {
+      if (saved === undefined) delete process.env.IRLLREC_KERNELS;
+      else process.env.IRLLREC_KERNELS = saved;
+      setKernels(null);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------- native vs reference
+
+const nat: NativeKernels | null = loadNativeKernels();
+const skipReason = nat ? '' : ` (SKIPPED: native addon not available: ${nativeLoadError()}; build it with npm run build)`;
+
+describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
+  const n = nat as NativeKernels;
+  const startIsa = nat ? nat.isa() : 'scalar';
+  const startThreads = nat ? nat.threads() : 1;
+  afterAll(() => {
+    if (!nat) return;
+    nat.setIsa(startIsa);
+    nat.setThreads(startThreads);
+  });
+
+  // Every ISA path this CPU can run (setIsa clamps to what is supported), 1 and 2 threads.
+  const isas: string[] = [];
+  if (nat) {
+    for (const want of ['avx512', 'avx2', 'scalar']) {
+      const got = nat.setIsa(want);
+      if (got === want) isas.push(want);
+    }
+    nat.setIsa(startIsa);
+  }
+  const configs: Array<[string, number]> = [];
+  for (const isa of isas) for (const t of [1, 2]) configs.push([isa, t]);
+
+  /** Runs fn for every (isa, threads) configuration. */
+  function forAll(fn: (k: Kernels, tag: string) => void): void {
+    for (const [isa, t] of configs) {
+      n.setIsa(isa);
+      n.setThreads(t);
+      fn(n, `${isa}/t${t}`);
+    }
+    n.setIsa(startIsa);
+    n.setThreads(startThreads);
+  }
+
+  it('reports its configuration', () => {
+    expect(n.name).toBe('native');
+    expect(n.info).toMatch(/^native (avx512|avx2|scalar) threads=\d+$/);
+    expect(isas).toContain('scalar');
+  });
+
+  it('IRLLREC_ISA / IRLLREC_THREADS are honoured at load time', () => {
+    for (const isa of isas) {
+      const r = spawnSync(process.execPath, ['-e', `const a=require(${JSON.stringify(nativeAddonPath())});console.log(a.isa()+' '+a.threads())`], {
+        env: { ...process.env, IRLLREC_ISA: isa, IRLLREC_THREADS: '3' },
+        encoding: 'utf8',
+      });
+      expect(r.stdout.trim()).toBe(`${isa} 3`);
+    }
+  });
+
+  describe('gemm', () => {
+    const r = rng(1);
+    const shapes: Array<[number, number, number]> = [
+      [0, 5, 3], [5, 0, 3], [4, 5, 0], [1, 1, 1], [17, 33, 131], [33, 17, 16], [131, 65, 47],
+      [29, 47, 300], [3, 700, 20], [150, 130, 260],
+    ];
+    for (const [M, N, K] of shapes) {
+      it(`M=${M} N=${N} K=${K}, all transposes, alpha/beta, views, ld > width`, () => {
+        for (const tA of [false, true]) {
+          for (const tB of [false, true]) {
+            const lda = (tA ? M : K) + (M % 3) + 1, ldb = (tB ? K : N) + 2, ldc = N + (K % 2);
+            const A = randF32(tA ? (K > 0 ? (K - 1) * lda + M : 0) : (M > 0 ? (M - 1) * lda + K : 0), r);
+            const B = randF32(tB ? (N > 0 ? (N - 1) * ldb + K : 0) : (K > 0 ? (K - 1) * ldb + N : 0), r);
+            const C0 = randF32(M > 0 ? (M - 1) * ldc + N : 0, r);
+            for (const [alpha, beta] of [[1, 0], [-0.5, 1], [2, 0.3]]) {
+              const want = Float32Array.from(C0);
+              if (beta === 0) want.fill(NaN);
+              js.gemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, want, ldc);
+              const tol = 1e-6 * (K + 4);
+              let first: Float32Array | null = null;
+              forAll((k, tag) => {
+                const C = view(C0);
+                if (beta === 0) C.fill(NaN); // must be overwritten, not read
+                k.gemm(tA, tB, M, N, K, alpha, view(A, 1), lda, view(B, 2), ldb, beta, C, ldc);
+                // compare only the M x N window (the ld padding must be untouched)
+                for (let i = 0; i < M; i++) {
+                  for (let j = N; j < ldc && i * ldc + j < C.length; j++) {
+                    const orig = beta === 0 ? NaN : C0[i * ldc + j];
+                    if (!Object.is(C[i * ldc + j], orig)) throw new Error(`${tag}: padding written at ${i},${j}`);
+                  }
+                }
+                const gotW: number[] = [], wantW: number[] = [];
+                for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) { gotW.push(C[i * ldc + j]); wantW.push(want[i * ldc + j]); }
+                expectClose(gotW, wantW, tol, `gemm ${tag} tA=${tA} tB=${tB} a=${alpha} b=${beta}`);
+                // same ISA, different thread count: bitwise identical
+                if (tag.endsWith('/t1')) first = Float32Array.from(C);
+                else if (first) bitsEqual(C, first, `gemm determinism ${tag}`);
+              });
+            }
+          }
+        }
+      });
+    }
+
+    it('validates arguments', () => {
+      const a = new Float32Array(6), b = new Float32Array(6), c = new Float32Array(4);
+      expect(() => n.gemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c.subarray(1), 2)).toThrow(RangeError);
+      expect(() => n.gemm(false, false, 2, 2, 3, 1, a.subarray(1), 3, b, 2, 0, c, 2)).toThrow(RangeError);
+      expect(() => n.gemm(false, false, 2, 2, 3, 1, a, 2, b, 2, 0, c, 2)).toThrow(/lda/);
+      expect(() => n.gemm(false, true, 2, 2, 3, 1, a, 3, b, 2, 0, c, 2)).toThrow(/ldb/);
+      expect(() => n.gemm(false, false, -1, 2, 3, 1, a, 3, b, 2, 0, c, 2)).toThrow(RangeError);
+      expect(() => n.gemm(false, false, 2, 2, 3, 1, [0, 1] as unknown as Float32Array, 3, b, 2, 0, c, 2)).toThrow(TypeError);
+      expect(() => n.gemm(false, false, 2, 2, 3, 1, new Float64Array(6) as unknown as Float32Array, 3, b, 2, 0, c, 2)).toThrow(TypeError);
+    });
+  });
+
+  describe('sparse', () => {
+    const r = rng(2);
+    const cases: Array<[number, number, number, number]> = [
+      [0, 5, 0, 4], [1, 1, 1, 1], [37, 29, 3, 5], [37, 29, 4, 16], [60, 50, 5, 33], [40, 70, 3, 71], [3000, 2500, 10, 32],
+    ];
+    for (const [rows, cols, avg, nc] of cases) {
+      it(`spmm / spmmT rows=${rows} cols=${cols} n=${nc}`, () => {
+        const S = randCsr(rows, cols, avg, r);
+        const X = randF32(cols * nc, r);
+        const XT = randF32(rows * nc, r);
+        for (const beta of [0, 1, 0.5]) {
+          const Y0 = randF32(rows * nc, r);
+          const want = Float32Array.from(Y0);
+          if (beta === 0) want.fill(NaN);
+          js.spmm(rows, nc, S.indptr, S.indices, S.values, X, beta, want);
+          const YT0 = randF32(cols * nc, r);
+          const wantT = Float32Array.from(YT0);
+          if (beta === 0) wantT.fill(NaN);
+          js.spmmT(rows, cols, nc, S.indptr, S.indices, S.values, XT, beta, wantT);
+          let first: Float32Array | null = null, firstT: Float32Array | null = null;
+          forAll((k, tag) => {
+            const Y = view(Y0);
+            if (beta === 0) Y.fill(NaN);
+            k.spmm(rows, nc, S.indptr, S.indices, view(S.values), view(X), beta, Y);
+            expectClose(Y, want, 1e-5, `spmm ${tag} beta=${beta}`);
+            const YT = view(YT0);
+            if (beta === 0) YT.fill(NaN);
+            k.spmmT(rows, cols, nc, S.indptr, S.indices, S.values, XT, beta, YT);
+            expectClose(YT, wantT, 1e-5, `spmmT ${tag} beta=${beta}`);
+            if (tag.endsWith('/t1')) {
+              first = Float32Array.from(Y);
+              firstT = Float32Array.from(YT);
+            } else {
+              bitsEqual(Y, first!, `spmm determinism ${tag}`);
+              bitsEqual(YT, firstT!, `spmmT determinism ${tag}`);
+            }
+          });
+        }
+      });
+    }
+
+    it('rejects out-of-range indices and bad indptr', () => {
+      const indptr = new Int32Array([0, 1, 2]);
+      const bad = new Int32Array([0, 7]);
+      const vals = new Float32Array([1, 1]);
+      expect(() => n.spmm(2, 2, indptr, bad, vals, new Float32Array(6), 0, new Float32Array(4))).toThrow(RangeError);
+      expect(() => n.spmmT(2, 3, 2, indptr, bad, vals, new Float32Array(4), 0, new Float32Array(6))).toThrow(RangeError);
+      expect(() => n.spmm(2, 2, new Int32Array([0, 3, 2]), new Int32Array([0, 0]), vals, new Float32Array(6), 0, new Float32Array(4))).toThrow(/indptr/);
+      expect(() => n.spmm(2, 2, new Int32Array([0, 1]), bad, vals, new Float32Array(6), 0, new Float32Array(4))).toThrow(/indptr/);
+      expect(() => n.spmm(2, 2, indptr, new Int32Array([0, -1]), vals, new Float32Array(6), 0, new Float32Array(4))).toThrow(RangeError);
+      // big enough to take the bucketed (threaded) spmmT path
+      const S = randCsr(3000, 100, 10, rng(9));
+      S.indices[S.indices.length - 1] = 100;
+      expect(() => n.spmmT(3000, 100, 32, S.indptr, S.indices, S.values, new Float32Array(3000 * 32), 0, new Float32Array(100 * 32))).toThrow(RangeError);
+    });
+  });
+
+  describe('row-wise', () => {
+    const r = rng(3);
+    const shapes: Array<[number, number]> = [[0, 7], [1, 1], [5, 17], [33, 131], [7, 16], [300, 1000]];
+    for (const [rows, cols] of shapes) {
+      it(`softmax / logSumExp / l2Normalize / rowDot ${rows}x${cols}`, () => {
+        const X = randF32(rows * cols, r, -8, 8);
+        if (rows > 1 && cols > 1) {
+          X[cols] = -Infinity; // a -inf entry
+          for (let c = 0; c < cols; c++) X[cols * (rows - 1) + c] = 0; // an all-zero row (l2 eps)
+        }
+        const B = randF32(rows * cols, r);
+        const wSm = new Float32Array(rows * cols), wLse = new Float32Array(rows);
+        const wY = new Float32Array(rows * cols), wN = new Float32Array(rows), wDot = new Float32Array(rows);
+        js.softmaxRows(rows, cols, X, wSm);
+        js.logSumExpRows(rows, cols, X, wLse);
+        js.l2NormalizeRows(rows, cols, X, 1e-6, wY, wN);
+        js.rowDot(rows, cols, X, B, wDot);
+        forAll((k, tag) => {
+          const sm = view(new Float32Array(rows * cols));
+          k.softmaxRows(rows, cols, view(X), sm);
+          expectClose(sm, wSm, 2e-6, `softmax ${tag}`);
+          const alias = Float32Array.from(X);
+          k.softmaxRows(rows, cols, alias, alias);
+          expectClose(alias, wSm, 2e-6, `softmax in place ${tag}`);
+          const lse = view(new Float32Array(rows));
+          k.logSumExpRows(rows, cols, X, lse);
+          expectClose(lse, wLse, 2e-6, `logSumExp ${tag}`);
+          const Y = new Float32Array(rows * cols), N = new Float32Array(rows);
+          k.l2NormalizeRows(rows, cols, X, 1e-6, Y, N);
+          expectClose(Y, wY, 2e-6, `l2 ${tag}`);
+          expectClose(N, wN, 2e-6, `l2 norms ${tag}`);
+          const Z = Float32Array.from(X);
+          k.l2NormalizeRows(rows, cols, Z, 1e-6, Z, N);
+          expectClose(Z, wY, 2e-6, `l2 in place ${tag}`);
+          const d = new Float32Array(rows);
+          k.rowDot(rows, cols, X, B, d);
+          expectClose(d, wDot, 2e-6, `rowDot ${tag}`);
+        });
+      });
+    }
+
+    it('softmax / logSumExp edge rows: all -inf, +inf, NaN', () => {
+      const X = new Float32Array([-Infinity, -Infinity, 1, Infinity, NaN, 1, 3, NaN, -Infinity]);
+      const w = new Float32Array(3), g = new Float32Array(3);
+      js.logSumExpRows(3, 3, X, w);
+      forAll((k, tag) => {
+        k.logSumExpRows(3, 3, X, g);
+        expectClose(g, w, 1e-6, `lse edges ${tag}`);
+      });
+    });
+
+    it('topkRows: ties, NaN, +-0, k = cols, k = 0, long rows', () => {
+      const cases: Array<[number, number, number, Float32Array]> = [
+        [2, 4, 4, new Float32Array([NaN, 2, 2, 5, 1, 3, -1, 3])],
+        [1, 6, 3, new Float32Array([0, -0, 0, -0, NaN, -Infinity])],
+        [1, 5, 5, new Float32Array([NaN, NaN, 1, NaN, -Infinity])],
+        [3, 5, 0, new Float32Array(15)],
+        [0, 5, 2, new Float32Array(0)],
+      ];
+      const rr = rng(4);
+      // long rows with many ties (quantised values) and a few NaNs
+      for (const [rows, cols, k] of [[7, 20332, 20], [5, 1000, 1000], [9, 100, 1], [4, 300, 37]] as const) {
+        const X = new Float32Array(rows * cols);
+        for (let i = 0; i < X.length; i++) X[i] = rr() < 0.01 ? NaN : Math.round(rr() * 50) / 10;
+        cases.push([rows, cols, k, X]);
+      }
+      for (const [rows, cols, k, X] of cases) {
+        const wi = new Int32Array(rows * k), wv = new Float32Array(rows * k);
+        js.topkRows(rows, cols, X, k, wi, wv);
+        forAll((kk, tag) => {
+          const gi = new Int32Array(rows * k), gv = view(new Float32Array(rows * k));
+          kk.topkRows(rows, cols, view(X), k, gi, gv);
+          expect(Array.from(gi), `topk ${tag} ${rows}x${cols} k=${k}`).toEqual(Array.from(wi));
+          for (let i = 0; i < gv.length; i++) expect(Object.is(gv[i], wv[i]) || gv[i] === wv[i]).toBe(true);
+        });
+      }
+      expect(() => n.topkRows(1, 3, new Float32Array(3), 4, new Int32Array(4), new Float32Array(4))).toThrow(RangeError);
+    });
+  });
+
+  describe('gather / scatter', () => {
+    const r = rng(5);
+    for (const [srcRows, cols, count] of [[10, 1, 0], [10, 3, 7], [50, 17, 200], [3000, 32, 20000]] as const) {
+      it(`gatherRows / scatterAddRows ${srcRows} rows x ${cols}, ${count} indices (duplicates)`, () => {
+        const src = randF32(srcRows * cols, r);
+        const idx = new Int32Array(count);
+        for (let i = 0; i < count; i++) idx[i] = Math.floor(r() * srcRows);
+        if (count > 2) idx[1] = idx[0]; // guaranteed duplicate
+        const wg = new Float32Array(count * cols);
+        js.gatherRows(cols, src, idx, wg);
+        const upd = randF32(count * cols, r);
+        const ws = Float32Array.from(src);
+        js.scatterAddRows(cols, upd, idx, ws);
+        let first: Float32Array | null = null;
+        forAll((k, tag) => {
+          const g = view(new Float32Array(count * cols));
+          k.gatherRows(cols, view(src), idx, g);
+          expectClose(g, wg, 0, `gather ${tag}`);
+          const s = view(src);
+          k.scatterAddRows(cols, view(upd), idx, s);
+          expectClose(s, ws, 1e-6, `scatterAdd ${tag}`);
+          if (tag.endsWith('/t1')) first = Float32Array.from(s);
+          else bitsEqual(s, first!, `scatterAdd determinism ${tag}`);
+        });
+      });
+    }
+    it('rejects out-of-range indices', () => {
+      expect(() => n.gatherRows(2, new Float32Array(4), new Int32Array([0, 2]), new Float32Array(4))).toThrow(RangeError);
+      expect(() => n.gatherRows(2, new Float32Array(4), new Int32Array([-1]), new Float32Array(2))).toThrow(RangeError);
+      expect(() => n.scatterAddRows(2, new Float32Array(4), new Int32Array([0, 2]), new Float32Array(4))).toThrow(RangeError);
+      expect(() => n.gatherRows(2, new Float32Array(4), new Int32Array([0, 1]), new Float32Array(3))).toThrow(RangeError);
+    });
+  });
+
+  describe('vector ops', () => {
+    const r = rng(6);
+    for (const len of [0, 1, 17, 1000, 200003]) {
+      it(`axpy / axpby / mul / sum / sumSquares / dot / adam, n=${len}`, () => {
+        const x = randF32(len, r), y0 = randF32(len, r);
+        const wAxpy = Float32Array.from(y0);
+        js.axpy(len, 0.7, x, wAxpy);
+        const wAxpby = Float32Array.from(y0);
+        js.axpby(len, -1.5, x, 0.25, wAxpby);
+        const wAxpby0 = new Float32Array(len).fill(NaN);
+        js.axpby(len, 3, x, 0, wAxpby0);
+        const wMul = new Float32Array(len);
+        js.mul(len, x, y0, wMul);
+        const s = js.sum(len, x), ss = js.sumSquares(len, x), d = js.dot(len, x, y0);
+        const p0 = randF32(len, r), m0 = randF32(len, r, -0.1, 0.1), v0 = randF32(len, r, 0, 0.01);
+        const wp = Float32Array.from(p0), wm = Float32Array.from(m0), wv = Float32Array.from(v0);
+        js.adam(len, wp, x, wm, wv, 1e-3, 0.9, 0.999, 1e-8, 7);
+        const sums: number[][] = [];
+        forAll((k, tag) => {
+          const a = view(y0);
+          k.axpy(len, 0.7, view(x), a);
+          expectClose(a, wAxpy, 1e-6, `axpy ${tag}`);
+          const b = view(y0);
+          k.axpby(len, -1.5, x, 0.25, b);
+          expectClose(b, wAxpby, 1e-6, `axpby ${tag}`);
+          const b0 = new Float32Array(len).fill(NaN);
+          k.axpby(len, 3, x, 0, b0);
+          expectClose(b0, wAxpby0, 1e-6, `axpby beta=0 ${tag}`);
+          const m = Float32Array.from(x);
+          k.mul(len, m, y0, m); // out aliases a
+          expectClose(m, wMul, 1e-6, `mul ${tag}`);
+          const got = [k.sum(len, view(x)), k.sumSquares(len, x), k.dot(len, x, view(y0))];
+          expectClose(got, [s, ss, d], 1e-9, `reductions ${tag}`);
+          sums.push(got);
+          const p = view(p0), mm = Float32Array.from(m0), vv = Float32Array.from(v0);
+          k.adam(len, p, x, mm, vv, 1e-3, 0.9, 0.999, 1e-8, 7);
+          expectClose(p, wp, 1e-6, `adam p ${tag}`);
+          expectClose(mm, wm, 1e-6, `adam m ${tag}`);
+          expectClose(vv, wv, 1e-6, `adam v ${tag}`);
+        });
+        // reductions are identical whatever the thread count (and here the ISA too)
+        for (const g of sums) expect(g).toEqual(sums[0]);
+      });
+    }
+    it('validates lengths', () => {
+      expect(() => n.axpy(5, 1, new Float32Array(4), new Float32Array(5))).toThrow(RangeError);
+      expect(() => n.sum(5, new Float32Array(8).subarray(4))).toThrow(RangeError);
+      expect(() => n.dot(2, new Float32Array(2), new Int32Array(2) as unknown as Float32Array)).toThrow(TypeError);
+    });
+  });
+});
