@@ -184,6 +184,8 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
     const shapes: Array<[number, number, number]> = [
       [0, 5, 3], [5, 0, 3], [4, 5, 0], [1, 1, 1], [17, 33, 131], [33, 17, 16], [131, 65, 47],
       [29, 47, 300], [3, 700, 20], [150, 130, 260],
+      [20, 3000, 64], // few rows: threads split the columns
+      [500, 40, 40], // several row chunks
     ];
     for (const [M, N, K] of shapes) {
       it(`M=${M} N=${N} K=${K}, all transposes, alpha/beta, views, ld > width`, () => {
@@ -239,6 +241,9 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
     const r = rng(2);
     const cases: Array<[number, number, number, number]> = [
       [0, 5, 0, 4], [1, 1, 1, 1], [37, 29, 3, 5], [37, 29, 4, 16], [60, 50, 5, 33], [40, 70, 3, 71], [3000, 2500, 10, 32],
+      [5000, 4000, 10, 32], // spmmT: 2 source parts
+      [13000, 5000, 10, 64], // spmmT: 4 source parts
+      [2000, 1500, 8, 50], // 48-wide block + tail
     ];
     for (const [rows, cols, avg, nc] of cases) {
       it(`spmm / spmmT rows=${rows} cols=${cols} n=${nc}`, () => {

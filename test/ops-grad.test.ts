@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import * as ops from '../src/tensor/ops/index.js';
 import { Tape, Tensor, withTape } from '../src/tensor/tensor.js';
-import { bprLoss } from '../src/models/composed.js';
+import { bprLoss } from '../src/tensor/ops/losses.js';
 import { Rng } from '../src/util/rng.js';
 import { setContrastiveBlockEntries } from '../src/tensor/ops/contrastive.js';
 
@@ -154,5 +154,25 @@ describe('finite-difference gradients of every op', () => {
       y.data.forEach((v, i) => (y.data[i] = v * 1.5));
       return y;
     })).toThrow();
+  });
+});
+
+describe('edge dropout fast path', () => {
+  it('Rng.keepMask gives exactly the flags of rand() + keep rate, from the same stream', async () => {
+    const { Rng } = await import('../src/util/rng.js');
+    for (const keep of [0.8, 0.5, 0.9, 0.1]) {
+      const a = new Rng(42);
+      const b = new Rng(42);
+      const r = a.rand(100000);
+      const m = b.keepMask(100000, keep);
+      const k32 = Math.fround(keep);
+      let kept = 0;
+      for (let i = 0; i < r.length; i++) {
+        expect(m[i]).toBe(Math.fround(r[i]! + k32) >= 1 ? 1 : 0);
+        kept += m[i]!;
+      }
+      expect(Math.abs(kept / r.length - keep)).toBeLessThan(0.01);
+      expect(a.nextU32()).toBe(b.nextU32());
+    }
   });
 });

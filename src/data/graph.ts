@@ -21,6 +21,8 @@ export interface NormalizedAdjacency {
   rowOf: Int32Array;
   /** For reference storage position e, the CSR position of the same entry. */
   storageToCsr: Int32Array;
+  /** For CSR position p, the reference storage position of the same entry. */
+  csrToStorage: Int32Array;
   /** Reference storage order as (row, col) pairs, for checks against recorded graphs. */
   storageRow: Int32Array;
   storageCol: Int32Array;
@@ -67,9 +69,11 @@ export function buildNormalizedAdjacency(train: CsrPattern): NormalizedAdjacency
   const storageCol = Int32Array.from(rowOf);
   const storageToCsr = new Int32Array(nnz);
   for (let e = 0; e < nnz; e++) storageToCsr[e] = findEntry(indptr, indices, storageRow[e]!, storageCol[e]!);
+  const csrToStorage = new Int32Array(nnz);
+  for (let e = 0; e < nnz; e++) csrToStorage[storageToCsr[e]!] = e;
   const csr: CsrMatrix = { rows: n, cols: n, indptr, indices, values };
   csr.transposed = csr;
-  return { n, numUsers: U, numItems: I, csr, rowOf, storageToCsr, storageRow, storageCol };
+  return { n, numUsers: U, numItems: I, csr, rowOf, storageToCsr, csrToStorage, storageRow, storageCol };
 }
 
 function findEntry(indptr: Int32Array, indices: Int32Array, r: number, c: number): number {
@@ -94,39 +98,49 @@ export function dropEdges(adj: NormalizedAdjacency, draws: Float32Array, keepRat
   const nnz = adj.storageToCsr.length;
   if (draws.length !== nnz) throw new RangeError(`edge dropout needs ${nnz} draws, got ${draws.length}`);
   const keep32 = Math.fround(keepRate);
-  const keptCsr = new Uint8Array(nnz); // keep flag of S at CSR position p
-  const keptT = new Uint8Array(nnz); // keep flag of S^T at CSR position p
-  for (let e = 0; e < nnz; e++) {
-    const k = Math.fround(draws[e]! + keep32) >= 1 ? 1 : 0;
-    keptCsr[adj.storageToCsr[e]!] = k;
-    // S^T at CSR position q=(r,c) holds S's entry (c,r), which is storage entry q itself
-    // (storage entry e is (indices[e], rowOf[e]), the transpose of CSR entry e).
-    keptT[e] = k;
-  }
-  const S = compact(adj, keptCsr);
-  S.transposed = compact(adj, keptT);
-  S.transposed.transposed = S;
-  return S;
+  const kept = new Uint8Array(nnz);
+  for (let e = 0; e < nnz; e++) kept[e] = Math.fround(draws[e]! + keep32) >= 1 ? 1 : 0;
+  return dropEdgesByMask(adj, kept);
 }
 
-function compact(adj: NormalizedAdjacency, kept: Uint8Array): CsrMatrix {
+/**
+ * The dropped matrix from per-entry keep flags in the reference's storage order. Returns S in
+ * CSR with S^T (also CSR) attached for the backward pass.
+ */
+export function dropEdgesByMask(adj: NormalizedAdjacency, keptStorage: Uint8Array): CsrMatrix {
+  // S at CSR position p is storage entry csrToStorage[p]. S^T at CSR position q = (r, c) holds
+  // S's entry (c, r), which is storage entry q itself (storage entry e is the transpose of CSR
+  // entry e), so S^T's flags are keptStorage as is. One pass builds both.
   const { indptr, indices, values } = adj.csr;
+  const inv = adj.csrToStorage;
   const n = adj.n;
-  let count = 0;
-  for (let p = 0; p < kept.length; p++) count += kept[p]!;
+  const nnz = indices.length;
+  let cs = 0;
+  for (let e = 0; e < nnz; e++) cs += keptStorage[e]!;
   const ip = new Int32Array(n + 1);
-  const ix = new Int32Array(count);
-  const vx = new Float32Array(count);
+  const ix = new Int32Array(cs);
+  const vx = new Float32Array(cs);
+  const ipT = new Int32Array(n + 1);
+  const ixT = new Int32Array(cs);
+  const vxT = new Float32Array(cs);
   let w = 0;
+  let wT = 0;
   for (let r = 0; r < n; r++) {
-    for (let p = indptr[r]!; p < indptr[r + 1]!; p++) {
-      if (kept[p]) {
+    const end = indptr[r + 1]!;
+    for (let p = indptr[r]!; p < end; p++) {
+      if (keptStorage[inv[p]!] === 1) {
         ix[w] = indices[p]!;
-        vx[w] = values[p]!;
-        w++;
+        vx[w++] = values[p]!;
+      }
+      if (keptStorage[p] === 1) {
+        ixT[wT] = indices[p]!;
+        vxT[wT++] = values[p]!;
       }
     }
     ip[r + 1] = w;
+    ipT[r + 1] = wT;
   }
-  return { rows: n, cols: n, indptr: ip, indices: ix, values: vx };
+  const S: CsrMatrix = { rows: n, cols: n, indptr: ip, indices: ix, values: vx };
+  S.transposed = { rows: n, cols: n, indptr: ipT, indices: ixT, values: vxT, transposed: S };
+  return S;
 }

@@ -5,7 +5,7 @@
  */
 import type { PairBatch } from '../data/sampler.js';
 import { ParamStore } from '../nn/params.js';
-import { gatherRows, rowDot, scale, softplus, sub, sum, sumScalars, sumSquares } from '../tensor/ops/index.js';
+import { bprLoss, gatherRows, scale, sumScalars, sumSquares } from '../tensor/ops/index.js';
 import { noGrad, type Tensor } from '../tensor/tensor.js';
 import type { RandomSource, Rng } from '../util/rng.js';
 import type { Alignment } from './alignment/types.js';
@@ -35,9 +35,11 @@ export class ComposedModel implements RecModel {
     for (const a of this.alignments) if (a.transformInput) input = a.transformInput(input, rnd);
     const fwd = this.backbone.forwardTrain(rnd, input, batch);
     const out = fwd.main;
-    const anc = gatherRows(out.user, batch.ancs);
-    const pos = gatherRows(out.item, batch.poss);
-    const neg = gatherRows(out.item, batch.negs);
+    // pick rows straight from the full table (items follow the users), no user/item split copies
+    const U = this.backbone.adj.numUsers;
+    const anc = gatherRows(out.all, batch.ancs);
+    const pos = gatherRows(out.all, batch.poss.map((i) => i + U));
+    const neg = gatherRows(out.all, batch.negs.map((i) => i + U));
     const terms: [string, Tensor][] = [
       [this.backbone.rankLossName ?? 'bpr_loss', bprLoss(anc, pos, neg)],
       ['reg_loss', regLoss(this.params, this.regWeight)],
@@ -60,12 +62,6 @@ export class ComposedModel implements RecModel {
       return { user: out.user.data, item: out.item.data, dim: this.backbone.dim };
     });
   }
-}
-
-/** sum(softplus(neg - pos)) / batch, with pos/neg the anchor's dot products. */
-export function bprLoss(anc: Tensor, pos: Tensor, neg: Tensor): Tensor {
-  const diff = sub(rowDot(anc, neg), rowDot(anc, pos));
-  return scale(sum(softplus(diff)), 1 / anc.rows);
 }
 
 /** reg_weight * sum over every parameter of ||W||_F^2 (the reference's reg_params). */

@@ -14,6 +14,7 @@
 import { getKernels } from '../kernels/index.js';
 import { leakyRelu, linear } from '../tensor/ops/index.js';
 import { noGrad, Tensor } from '../tensor/tensor.js';
+import { persistent } from '../tensor/arena.js';
 import type { MLP } from './mlp.js';
 
 export class EmaTeacher {
@@ -36,8 +37,9 @@ export class EmaTeacher {
     this.teacher.tensors().forEach((t, i) => k.axpby(t.size, 1 - this.momentum, s[i]!.data, this.momentum, t.data));
   }
 
+  /** Outside the step arena: the cache lives across steps. */
   private recompute(inputs: Tensor[]): Float32Array[] {
-    return noGrad(() => inputs.map((x) => linear(x, this.teacher.w0, this.teacher.b0).data));
+    return persistent(() => noGrad(() => inputs.map((x) => linear(x, this.teacher.w0, this.teacher.b0).data)));
   }
 
   /**

@@ -8,6 +8,7 @@ export class ParamStore {
     if (this.byName.has(name)) throw new Error(`duplicate parameter name ${name}`);
     t.name = name;
     t.requiresGrad = trainable;
+    t.persistent = true;
     this.byName.set(name, t);
     return t;
   }

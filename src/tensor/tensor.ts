@@ -6,8 +6,12 @@
  * gradients. `backward(loss)` runs the closures in reverse. Each op's gradient sits beside its
  * forward in the same file.
  */
+import { alloc } from './arena.js';
+
 export class Tensor {
   grad: Float32Array | null = null;
+  /** Parameters and other long-lived tensors: their gradient buffer is never arena memory. */
+  persistent = false;
 
   constructor(
     public data: Float32Array,
@@ -51,7 +55,7 @@ export class Tensor {
 
   /** The gradient buffer, allocated (zeroed) on first use. */
   gradBuffer(): Float32Array {
-    if (!this.grad) this.grad = new Float32Array(this.data.length);
+    if (!this.grad) this.grad = this.persistent ? new Float32Array(this.data.length) : alloc(this.data.length);
     return this.grad;
   }
 

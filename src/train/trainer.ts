@@ -22,6 +22,7 @@ import { createModel } from '../models/registry.js';
 import type { RecModel } from '../models/types.js';
 import { Adam } from '../nn/adam.js';
 import { Tape, withTape } from '../tensor/tensor.js';
+import { Arena, withArena } from '../tensor/arena.js';
 import { Progress } from '../util/progress.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { CheckpointError, checkpointDir, readJson, readSafetensors, tensorsFile, writeCheckpoint } from './checkpoint.js';
@@ -205,6 +206,8 @@ export function train(opts: TrainOptions): TrainResult {
     writeCheckpoint(opts.runDir, files);
   };
 
+  // op outputs and activation gradients of one step are recycled for the next
+  const arena = new Arena();
   let stopped = false;
   for (let epoch = startEpoch; epoch < maxEpochs && !stopped; epoch++) {
     const t0 = performance.now();
@@ -215,13 +218,17 @@ export function train(opts: TrainOptions): TrainResult {
     batches.forEach((batch, bi) => {
       const tape = new Tape();
       model.params.zeroGrad();
-      const { total, parts } = withTape(tape, () => model.calcLoss(batch, trainRng));
-      if (!Number.isFinite(total.item())) {
-        throw new Error(`epoch ${epoch} batch ${bi}: the loss is ${total.item()} (terms ${JSON.stringify(parts)}); lower the learning rate or check the inputs`);
-      }
-      tape.backward(total);
+      const { total, parts } = withArena(arena, () => {
+        const r = withTape(tape, () => model.calcLoss(batch, trainRng));
+        if (!Number.isFinite(r.total.item())) {
+          throw new Error(`epoch ${epoch} batch ${bi}: the loss is ${r.total.item()} (terms ${JSON.stringify(r.parts)}); lower the learning rate or check the inputs`);
+        }
+        tape.backward(r.total);
+        return { total: r.total.item(), parts: r.parts };
+      });
+      arena.reset();
       adam.step();
-      sums.loss = (sums.loss ?? 0) + total.item();
+      sums.loss = (sums.loss ?? 0) + total;
       for (const [k, v] of Object.entries(parts)) sums[k] = (sums[k] ?? 0) + v;
       bar.tick(bi + 1, `loss ${(sums.loss / (bi + 1)).toFixed(4)}`);
     });

@@ -13,6 +13,11 @@ export interface RandomSource {
   randn(n: number): Float32Array;
   /** `size` distinct ints from [0, n), like np.random.choice(n, size, replace=False). */
   choice(n: number, size: number): Int32Array;
+  /**
+   * Optional fast path for edge dropout: keep[i] = 1 iff floor(r_i + keepRate) >= 1 in float32,
+   * for n uniforms r_i that rand(n) would have returned (same stream, same result).
+   */
+  keepMask?(n: number, keepRate: number): Uint8Array;
 }
 
 function splitmix32(seed: number): () => number {
@@ -29,31 +34,27 @@ function splitmix32(seed: number): () => number {
 export type RngState = [number, number, number, number];
 
 export class Rng implements RandomSource {
-  private s0 = 0;
-  private s1 = 0;
-  private s2 = 0;
-  private s3 = 0;
+  // xoshiro128** state as int32 words (plain small integers keep V8 on its fast path)
+  private readonly st = new Int32Array(4);
   private spareNormal: number | null = null;
 
   constructor(seed: number) {
     if (!Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`);
     const sm = splitmix32(Math.floor(seed) ^ 0x5eed1234);
-    this.s0 = sm();
-    this.s1 = sm();
-    this.s2 = sm();
-    this.s3 = sm();
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+    for (let i = 0; i < 4; i++) this.st[i] = sm() | 0;
+    if ((this.st[0]! | this.st[1]! | this.st[2]! | this.st[3]!) === 0) this.st[0] = 1;
   }
 
   static fromState(state: RngState, spare: number | null = null): Rng {
     const r = new Rng(0);
-    [r.s0, r.s1, r.s2, r.s3] = state.map((x) => x >>> 0) as RngState;
+    for (let i = 0; i < 4; i++) r.st[i] = state[i]! | 0;
     r.spareNormal = spare;
     return r;
   }
 
   state(): { words: RngState; spareNormal: number | null } {
-    return { words: [this.s0, this.s1, this.s2, this.s3], spareNormal: this.spareNormal };
+    const w = Array.from(this.st, (x) => x >>> 0) as RngState;
+    return { words: w, spareNormal: this.spareNormal };
   }
 
   /** A new independent generator derived from this one (advances this one by 4 draws). */
@@ -61,21 +62,32 @@ export class Rng implements RandomSource {
     return Rng.fromState([this.nextU32(), this.nextU32(), this.nextU32(), this.nextU32() | 1]);
   }
 
-  nextU32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
-    const t = this.s1 << 9;
-    this.s2 ^= this.s0;
-    this.s3 ^= this.s1;
-    this.s1 ^= this.s2;
-    this.s0 ^= this.s3;
-    this.s2 ^= t;
-    this.s3 = rotl(this.s3, 11);
+  /** The next 32 random bits as a signed int32 (the hot path). */
+  private next(): number {
+    const st = this.st;
+    const s0 = st[0]!;
+    const s1 = st[1]!;
+    let s2 = st[2]!;
+    let s3 = st[3]!;
+    const x = Math.imul(s1, 5);
+    const result = Math.imul((x << 7) | (x >>> 25), 9);
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    st[1] = s1 ^ s2;
+    st[0] = s0 ^ s3;
+    st[2] = s2 ^ t;
+    st[3] = (s3 << 11) | (s3 >>> 21);
     return result;
+  }
+
+  nextU32(): number {
+    return this.next() >>> 0;
   }
 
   /** Uniform in [0, 1) with 24 random bits (exactly representable in float32). */
   float(): number {
-    return (this.nextU32() >>> 8) / 16777216;
+    return (this.next() >>> 8) / 16777216;
   }
 
   /** Uniform integer in [0, n) without modulo bias (n < 2^32). */
@@ -104,6 +116,21 @@ export class Rng implements RandomSource {
   rand(n: number): Float32Array {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = this.float();
+    return out;
+  }
+
+  keepMask(n: number, keepRate: number): Uint8Array {
+    // float() is (u >>> 8) / 2^24; fround(x + keep) >= 1 is monotone in x, so it is u >>> 8 >= t
+    const keep = Math.fround(keepRate);
+    let lo = 0;
+    let hi = 1 << 24;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (Math.fround(mid / 16777216 + keep) >= 1) hi = mid;
+      else lo = mid + 1;
+    }
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.next() >>> 8 >= lo ? 1 : 0;
     return out;
   }
 
@@ -138,8 +165,4 @@ export class Rng implements RandomSource {
     }
     return a;
   }
-}
-
-function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
 }

@@ -13,12 +13,12 @@ import type { PairBatch } from '../../data/sampler.js';
 import { linearBias, linearWeight, xavierUniform } from '../../nn/init.js';
 import type { ParamStore } from '../../nn/params.js';
 import {
-  addN, concatRows, gatherRows, l2NormalizeRows, mul, scale, sliceRows, spmm, sslConLoss, sumScalars, sumSquares,
+  addN, concatRows, gatherRows, l2NormalizeRows, mul, scale, spmm, sslConLoss, sumScalars, sumSquares,
 } from '../../tensor/ops/index.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import { intentVectors } from './dccf.js';
-import type { Backbone, BackboneOutput, TrainForward } from './types.js';
+import { makeOutput, type Backbone, type BackboneOutput, type TrainForward } from './types.js';
 
 export interface BIGCFConfig {
   embeddingSize: number;
@@ -84,7 +84,7 @@ export class BIGCFBackbone implements Backbone {
     const e = addN(layers);
     const ehat = intentVectors(e, U, this.prototypes.user, this.prototypes.item);
     const all = rnd ? addN([e, mul(ehat, new Tensor(rnd.randn(e.size), e.shape))]) : e;
-    return { out: { all, user: sliceRows(all, 0, U), item: sliceRows(all, U, this.adj.n), layers, graph: this.adj.csr }, ehat };
+    return { out: makeOutput(all, U, layers, this.adj.csr), ehat };
   }
 
   private clLoss(all: Tensor, ehat: Tensor, batch: PairBatch): Tensor {

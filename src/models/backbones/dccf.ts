@@ -18,7 +18,7 @@ import {
 } from '../../tensor/ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
-import type { Backbone, BackboneOutput, TrainForward } from './types.js';
+import { makeOutput, type Backbone, type BackboneOutput, type TrainForward } from './types.js';
 
 export interface DCCFConfig {
   embeddingSize: number;
@@ -102,7 +102,7 @@ export class DCCFBackbone implements Backbone {
       layers.push(addN([g, ehat, gaa, iaa, e]));
     }
     const all = addN(layers);
-    r.out = { all, user: sliceRows(all, 0, U), item: sliceRows(all, U, this.adj.n), layers, graph: this.adj.csr };
+    r.out = makeOutput(all, U, layers, this.adj.csr);
     return r;
   }
 

@@ -3,14 +3,14 @@
  * (a sum, not a mean), and edge dropout on Â during training (keep rate 0.8 by default; kept
  * edges keep their normalised weight, no rescaling).
  */
-import { dropEdges, type NormalizedAdjacency } from '../../data/graph.js';
+import { dropEdges, dropEdgesByMask, type NormalizedAdjacency } from '../../data/graph.js';
 import { xavierUniform } from '../../nn/init.js';
 import type { ParamStore } from '../../nn/params.js';
-import { addN, concatRows, sliceRows, spmm, type CsrMatrix } from '../../tensor/ops/index.js';
+import { addN, concatRows, spmm, type CsrMatrix } from '../../tensor/ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import type { PairBatch } from '../../data/sampler.js';
-import type { Backbone, BackboneOutput, TrainForward } from './types.js';
+import { makeOutput, type Backbone, type BackboneOutput, type TrainForward } from './types.js';
 
 export interface LightGCNConfig {
   embeddingSize: number;
@@ -46,7 +46,9 @@ export class LightGCNBackbone implements Backbone {
   /** Â, or Â with edges dropped (one uniform draw per stored entry, in the reference's order). */
   trainingGraph(rnd: RandomSource, keepRate = this.cfg.keepRate): CsrMatrix {
     if (keepRate === 1) return this.adj.csr;
-    return dropEdges(this.adj, rnd.rand(this.adj.storageToCsr.length), keepRate);
+    const n = this.adj.storageToCsr.length;
+    if (rnd.keepMask) return dropEdgesByMask(this.adj, rnd.keepMask(n, keepRate));
+    return dropEdges(this.adj, rnd.rand(n), keepRate);
   }
 
   propagate(graph: CsrMatrix, input: Tensor): BackboneOutput {
@@ -54,7 +56,7 @@ export class LightGCNBackbone implements Backbone {
     for (let l = 0; l < this.cfg.layerNum; l++) layers.push(spmm(graph, layers[l]!));
     const all = addN(layers);
     const U = this.adj.numUsers;
-    return { all, user: sliceRows(all, 0, U), item: sliceRows(all, U, this.adj.n), layers, graph };
+    return makeOutput(all, U, layers, graph);
   }
 
   forwardTrain(rnd: RandomSource, input: Tensor, _batch: PairBatch): TrainForward {

@@ -7,12 +7,12 @@
  */
 import type { NormalizedAdjacency } from '../../data/graph.js';
 import type { PairBatch } from '../../data/sampler.js';
-import { addN, sliceRows, spmm } from '../../tensor/ops/index.js';
+import { addN, spmm } from '../../tensor/ops/index.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource } from '../../util/rng.js';
 import { LightGCNBackbone, type LightGCNConfig } from './lightgcn.js';
 import { viewContrast, type ViewContrastConfig } from './sgl.js';
-import type { BackboneOutput, TrainForward } from './types.js';
+import { makeOutput, type BackboneOutput, type TrainForward } from './types.js';
 
 export class SimGCLBackbone extends LightGCNBackbone {
   override readonly kind = 'simgcl';
@@ -46,7 +46,7 @@ export class SimGCLBackbone extends LightGCNBackbone {
     }
     const all = addN(layers);
     const U = this.adj.numUsers;
-    return { all, user: sliceRows(all, 0, U), item: sliceRows(all, U, this.adj.n), layers, graph: this.adj.csr };
+    return makeOutput(all, U, layers, this.adj.csr);
   }
 
   override forwardTrain(rnd: RandomSource, input: Tensor, batch: PairBatch): TrainForward {

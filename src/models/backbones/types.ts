@@ -2,7 +2,7 @@
 import type { NormalizedAdjacency } from '../../data/graph.js';
 import type { PairBatch } from '../../data/sampler.js';
 import type { ParamStore } from '../../nn/params.js';
-import type { CsrMatrix } from '../../tensor/ops/index.js';
+import { sliceRows, type CsrMatrix } from '../../tensor/ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 
@@ -50,4 +50,24 @@ export interface Backbone {
   forwardTrain(rnd: RandomSource, input: Tensor, batch: PairBatch): TrainForward;
   /** Forward for scoring (deterministic unless stochasticScoring). */
   forwardEval(rnd?: RandomSource): BackboneOutput;
+}
+
+/**
+ * A BackboneOutput whose user/item halves are sliced only when someone reads them (most terms
+ * pick rows from `all` directly, so the copies are usually never made).
+ */
+export function makeOutput(all: Tensor, numUsers: number, layers: Tensor[], graph: CsrMatrix): BackboneOutput {
+  let user: Tensor | null = null;
+  let item: Tensor | null = null;
+  return {
+    all,
+    layers,
+    graph,
+    get user() {
+      return (user ??= sliceRows(all, 0, numUsers));
+    },
+    get item() {
+      return (item ??= sliceRows(all, numUsers, all.rows));
+    },
+  };
 }

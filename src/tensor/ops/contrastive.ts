@@ -9,6 +9,7 @@
  * - sslConLoss: the reference's `ssl_con_loss` (F.normalize with eps 1e-12, the MEAN over rows of
  *   -log(exp(x_n.y_n/t) / (sum_m exp(x_n.y_m/t) + 1e-8) + 1e-8)).
  */
+import { alloc } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
 import { Tensor, record } from '../tensor.js';
 
@@ -33,7 +34,7 @@ function dims(t: Tensor, what: string): [number, number] {
 
 /** Row normalisation x / s with s = sqrt(eps + |x|^2) (sqrtEps) or max(|x|, eps) (clamp). */
 function normalizeRows(x: Float32Array, rows: number, d: number, eps: number, mode: 'sqrtEps' | 'clamp') {
-  const y = new Float32Array(rows * d);
+  const y = alloc(rows * d);
   const s = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     const o = r * d;
@@ -90,9 +91,9 @@ export function infoNCE(x: Tensor, y: Tensor, all: Tensor, temp: number): Tensor
   const nx = normalizeRows(x.data, B, d, EPS, 'sqrtEps');
   const ny = normalizeRows(y.data, B, d, EPS, 'sqrtEps');
   const na = normalizeRows(all.data, M, d, EPS, 'sqrtEps');
-  const gx = new Float32Array(B * d);
-  const gy = new Float32Array(B * d);
-  const ga = new Float32Array(M * d);
+  const gx = alloc(B * d);
+  const gy = alloc(B * d);
+  const ga = alloc(M * d);
   const inv = 1 / temp;
   let loss = 0;
   // numerator: -x̂.ŷ/t, computed as the reference does (elementwise product, then row sum)
@@ -107,8 +108,8 @@ export function infoNCE(x: Tensor, y: Tensor, all: Tensor, temp: number): Tensor
     }
   }
   const br = blockRows(M);
-  const P = new Float32Array(Math.min(br, B) * M);
-  const lse = new Float32Array(Math.min(br, B));
+  const P = alloc(Math.min(br, B) * M);
+  const lse = alloc(Math.min(br, B));
   for (let r0 = 0; r0 < B; r0 += br) {
     const rb = Math.min(br, B - r0);
     const xb = nx.y.subarray(r0 * d, (r0 + rb) * d);
@@ -138,15 +139,15 @@ export function sslConLoss(x: Tensor, y: Tensor, temp = 1): Tensor {
   const EPS = 1e-12;
   const nx = normalizeRows(x.data, N, d, EPS, 'clamp');
   const ny = normalizeRows(y.data, N, d, EPS, 'clamp');
-  const gx = new Float32Array(N * d);
-  const gy = new Float32Array(N * d);
+  const gx = alloc(N * d);
+  const gy = alloc(N * d);
   const inv = 1 / temp;
   const br = blockRows(N);
-  const P = new Float32Array(Math.min(br, N) * N);
-  const lse = new Float32Array(Math.min(br, N));
-  const coef = new Float32Array(Math.min(br, N));
-  const tmp = new Float32Array(Math.min(br, N) * d);
-  const xsc = new Float32Array(Math.min(br, N) * d);
+  const P = alloc(Math.min(br, N) * N);
+  const lse = alloc(Math.min(br, N));
+  const coef = alloc(Math.min(br, N));
+  const tmp = alloc(Math.min(br, N) * d);
+  const xsc = alloc(Math.min(br, N) * d);
   let loss = 0;
   for (let r0 = 0; r0 < N; r0 += br) {
     const rb = Math.min(br, N - r0);

@@ -1,4 +1,5 @@
 /** Elementwise ops and their gradients. */
+import { alloc, allocCopy } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
 import { Tensor, record } from '../tensor.js';
 
@@ -14,7 +15,7 @@ export function addN(xs: readonly Tensor[]): Tensor {
   const k = getKernels();
   const first = xs[0]!;
   for (const x of xs) sameShape(first, x, 'add');
-  const out = Float32Array.from(first.data);
+  const out = allocCopy(first.data);
   for (let i = 1; i < xs.length; i++) k.axpy(out.length, 1, xs[i]!.data, out);
   return record(new Tensor(out, first.shape), xs, (g) => {
     for (const x of xs) if (x.requiresGrad) k.axpy(g.length, 1, g, x.gradBuffer());
@@ -29,7 +30,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
 export function lincomb(alpha: number, a: Tensor, beta: number, b: Tensor): Tensor {
   const k = getKernels();
   sameShape(a, b, 'lincomb');
-  const out = new Float32Array(a.size);
+  const out = alloc(a.size);
   k.axpby(out.length, alpha, a.data, 0, out);
   k.axpy(out.length, beta, b.data, out);
   return record(new Tensor(out, a.shape), [a, b], (g) => {
@@ -44,7 +45,7 @@ export function sub(a: Tensor, b: Tensor): Tensor {
 
 export function scale(a: Tensor, s: number): Tensor {
   const k = getKernels();
-  const out = new Float32Array(a.size);
+  const out = alloc(a.size);
   k.axpby(out.length, s, a.data, 0, out);
   return record(new Tensor(out, a.shape), [a], (g) => k.axpy(g.length, s, g, a.gradBuffer()));
 }
@@ -53,10 +54,10 @@ export function scale(a: Tensor, s: number): Tensor {
 export function mul(a: Tensor, b: Tensor): Tensor {
   const k = getKernels();
   sameShape(a, b, 'mul');
-  const out = new Float32Array(a.size);
+  const out = alloc(a.size);
   k.mul(out.length, a.data, b.data, out);
   return record(new Tensor(out, a.shape), [a, b], (g) => {
-    const tmp = new Float32Array(g.length);
+    const tmp = alloc(g.length);
     if (a.requiresGrad) {
       k.mul(g.length, g, b.data, tmp);
       k.axpy(g.length, 1, tmp, a.gradBuffer());
@@ -71,7 +72,7 @@ export function mul(a: Tensor, b: Tensor): Tensor {
 /** Unary map with derivative expressed from input x and output y. */
 function unary(a: Tensor, f: (x: number) => number, df: (x: number, y: number) => number): Tensor {
   const n = a.size;
-  const out = new Float32Array(n);
+  const out = alloc(n);
   const x = a.data;
   for (let i = 0; i < n; i++) out[i] = f(x[i]!);
   return record(new Tensor(out, a.shape), [a], (g) => {

@@ -6,3 +6,4 @@ export { gatherRows, concatRows, sliceRows } from './rows.js';
 export { softmaxRows, logSumExpRows, logSoftmaxRows, l2NormalizeRows } from './softmax.js';
 export { infoNCE, sslConLoss } from './contrastive.js';
 export { intentEdgeWeights, spmmValues, maskRows, type EdgeList } from './intent.js';
+export { bprLoss } from './losses.js';

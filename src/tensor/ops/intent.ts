@@ -3,6 +3,7 @@
  * by head): edge weights from the cosine of the heads' and tails' intent vectors, row-normalised
  * (D^-1 alpha, the DCCF "adaptive mask"), and propagation with those learnable weights.
  */
+import { alloc, allocCopy } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
 import { Tensor, record } from '../tensor.js';
 
@@ -25,7 +26,7 @@ export function intentEdgeWeights(v: Tensor, edges: EdgeList): Tensor {
   const [n, d] = [v.shape[0]!, v.shape[1]!];
   if (n !== edges.rows) throw new RangeError(`intentEdgeWeights: ${n} node vectors for ${edges.rows} nodes`);
   const EPS = 1e-12;
-  const nv = new Float32Array(n * d);
+  const nv = alloc(n * d);
   const norms = new Float64Array(n);
   for (let r = 0; r < n; r++) {
     let ss = 0;
@@ -37,9 +38,9 @@ export function intentEdgeWeights(v: Tensor, edges: EdgeList): Tensor {
   }
   const { indptr, indices } = edges;
   const nnz = indices.length;
-  const alpha = new Float32Array(nnz);
-  const w = new Float32Array(nnz);
-  const dinv = new Float32Array(n);
+  const alpha = alloc(nnz);
+  const w = alloc(nnz);
+  const dinv = alloc(n);
   for (let h = 0; h < n; h++) {
     let s = 0;
     for (let e = indptr[h]!; e < indptr[h + 1]!; e++) {
@@ -93,7 +94,7 @@ export function spmmValues(edges: EdgeList, w: Tensor, x: Tensor): Tensor {
   const k = getKernels();
   const d = x.shape[1]!;
   const n = edges.rows;
-  const out = new Float32Array(n * d);
+  const out = alloc(n * d);
   k.spmm(n, d, edges.indptr, edges.indices, w.data, x.data, 0, out);
   return record(new Tensor(out, [n, d]), [w, x], (g) => {
     if (x.requiresGrad) k.spmmT(n, x.shape[0]!, d, edges.indptr, edges.indices, w.data, g, 1, x.gradBuffer());
@@ -123,7 +124,7 @@ export function maskRows(x: Tensor, seeds: Int32Array, token: Tensor): Tensor {
     if (s < 0 || s >= n) throw new RangeError(`maskRows: seed ${s} out of range [0, ${n})`);
     masked[s] = 1;
   }
-  const out = Float32Array.from(x.data);
+  const out = allocCopy(x.data);
   for (let r = 0; r < n; r++) if (masked[r]) out.set(token.data, r * d);
   return record(new Tensor(out, x.shape), [x, token], (g) => {
     if (x.requiresGrad) {

@@ -1,4 +1,5 @@
 /** Dense products: matmul (both transposes) and linear (x @ W^T + b), with their gradients. */
+import { alloc } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
 import { Tensor, record } from '../tensor.js';
 
@@ -20,7 +21,7 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
   const Kb = transB ? bc : br;
   const N = transB ? br : bc;
   if (K !== Kb) throw new RangeError(`matmul: inner dimensions differ (${K} vs ${Kb})`);
-  const out = new Float32Array(M * N);
+  const out = alloc(M * N);
   k.gemm(transA, transB, M, N, K, 1, a.data, ac, b.data, bc, 0, out, N);
   return record(new Tensor(out, [M, N]), [a, b], (g) => {
     if (a.requiresGrad) {
@@ -47,7 +48,7 @@ export function linear(x: Tensor, W: Tensor, b?: Tensor): Tensor {
   const [dout, win] = dims2(W, 'linear');
   if (din !== win) throw new RangeError(`linear: input width ${din} does not match weight [${dout}, ${win}]`);
   if (b && b.size !== dout) throw new RangeError(`linear: bias has ${b.size} entries, expected ${dout}`);
-  const out = new Float32Array(n * dout);
+  const out = alloc(n * dout);
   if (b) for (let r = 0; r < n; r++) out.set(b.data, r * dout);
   k.gemm(false, true, n, dout, din, 1, x.data, din, W.data, win, b ? 1 : 0, out, dout);
   const inputs = b ? [x, W, b] : [x, W];

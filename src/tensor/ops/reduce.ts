@@ -1,4 +1,5 @@
 /** Reductions to scalars or per-row values, with gradients. */
+import { alloc } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
 import { Tensor, record } from '../tensor.js';
 
@@ -38,7 +39,7 @@ export function rowDot(a: Tensor, b: Tensor): Tensor {
   }
   const rows = a.shape[0]!;
   const cols = a.shape[1]!;
-  const out = new Float32Array(rows);
+  const out = alloc(rows);
   k.rowDot(rows, cols, a.data, b.data, out);
   return record(new Tensor(out, [rows]), [a, b], (g) => {
     const scaleRows = (src: Float32Array, dst: Float32Array) => {

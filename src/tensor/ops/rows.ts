@@ -1,4 +1,5 @@
 /** Row indexing: gather (index_select), concatenation and slicing of 2-D tensors. */
+import { alloc, allocCopy } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
 import { Tensor, record } from '../tensor.js';
 
@@ -10,7 +11,7 @@ export function gatherRows(a: Tensor, idx: Int32Array): Tensor {
     const r = idx[i]!;
     if (r < 0 || r >= rows) throw new RangeError(`gatherRows: index ${r} out of range [0, ${rows})`);
   }
-  const out = new Float32Array(idx.length * cols);
+  const out = alloc(idx.length * cols);
   k.gatherRows(cols, a.data, idx, out);
   return record(new Tensor(out, [idx.length, cols]), [a], (g) => k.scatterAddRows(cols, g, idx, a.gradBuffer()));
 }
@@ -22,7 +23,7 @@ export function concatRows(xs: readonly Tensor[]): Tensor {
     if (x.cols !== cols) throw new RangeError(`concatRows: widths differ (${cols} vs ${x.cols})`);
     rows += x.rows;
   }
-  const out = new Float32Array(rows * cols);
+  const out = alloc(rows * cols);
   let off = 0;
   for (const x of xs) {
     out.set(x.data, off);
@@ -42,7 +43,7 @@ export function concatRows(xs: readonly Tensor[]): Tensor {
 export function sliceRows(a: Tensor, start: number, end: number): Tensor {
   const cols = a.cols;
   if (start < 0 || end > a.rows || start > end) throw new RangeError(`sliceRows: [${start}, ${end}) out of range for ${a.rows} rows`);
-  const out = a.data.slice(start * cols, end * cols);
+  const out = allocCopy(a.data.subarray(start * cols, end * cols));
   return record(new Tensor(out, [end - start, cols]), [a], (g) => {
     const k = getKernels();
     k.axpy(g.length, 1, g, a.gradBuffer().subarray(start * cols, end * cols));

@@ -1,4 +1,5 @@
 /** Row-wise softmax, log-softmax and log-sum-exp, with gradients. */
+import { alloc } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
 import { Tensor, record } from '../tensor.js';
 
@@ -10,7 +11,7 @@ function dims(a: Tensor): [number, number] {
 /** y = softmax(x) per row; dx = y * (g - sum(g*y)). */
 export function softmaxRows(a: Tensor): Tensor {
   const [rows, cols] = dims(a);
-  const y = new Float32Array(a.size);
+  const y = alloc(a.size);
   getKernels().softmaxRows(rows, cols, a.data, y);
   return record(new Tensor(y, a.shape), [a], (g) => {
     const ga = a.gradBuffer();
@@ -27,10 +28,10 @@ export function softmaxRows(a: Tensor): Tensor {
 export function logSumExpRows(a: Tensor): Tensor {
   const [rows, cols] = dims(a);
   const k = getKernels();
-  const out = new Float32Array(rows);
+  const out = alloc(rows);
   k.logSumExpRows(rows, cols, a.data, out);
   return record(new Tensor(out, [rows]), [a], (g) => {
-    const p = new Float32Array(a.size);
+    const p = alloc(a.size);
     k.softmaxRows(rows, cols, a.data, p);
     const ga = a.gradBuffer();
     for (let r = 0; r < rows; r++) {
@@ -45,9 +46,9 @@ export function logSumExpRows(a: Tensor): Tensor {
 export function logSoftmaxRows(a: Tensor): Tensor {
   const [rows, cols] = dims(a);
   const k = getKernels();
-  const lse = new Float32Array(rows);
+  const lse = alloc(rows);
   k.logSumExpRows(rows, cols, a.data, lse);
-  const y = new Float32Array(a.size);
+  const y = alloc(a.size);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     for (let c = 0; c < cols; c++) y[o + c] = a.data[o + c]! - lse[r]!;
@@ -70,8 +71,8 @@ export function logSoftmaxRows(a: Tensor): Tensor {
 export function l2NormalizeRows(a: Tensor, eps = 1e-12): Tensor {
   const [rows, cols] = dims(a);
   const k = getKernels();
-  const y = new Float32Array(a.size);
-  const norms = new Float32Array(rows);
+  const y = alloc(a.size);
+  const norms = alloc(rows);
   k.l2NormalizeRows(rows, cols, a.data, eps, y, norms);
   return record(new Tensor(y, a.shape), [a], (g) => {
     const ga = a.gradBuffer();

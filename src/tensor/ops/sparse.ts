@@ -1,4 +1,5 @@
 /** Sparse x dense propagation (graph convolution) and its gradient. */
+import { alloc } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
 import { Tensor, record } from '../tensor.js';
 
@@ -19,7 +20,7 @@ export function spmm(S: CsrMatrix, x: Tensor): Tensor {
     throw new RangeError(`spmm: sparse matrix is ${S.rows}x${S.cols} but dense input has shape [${x.shape.join(', ')}]`);
   }
   const n = x.shape[1]!;
-  const out = new Float32Array(S.rows * n);
+  const out = alloc(S.rows * n);
   k.spmm(S.rows, n, S.indptr, S.indices, S.values, x.data, 0, out);
   return record(new Tensor(out, [S.rows, n]), [x], (g) => {
     const gx = x.gradBuffer();
