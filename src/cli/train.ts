@@ -10,6 +10,7 @@ import { getKernels } from '../kernels/index.js';
 import { officialName, requiredText } from '../models/registry.js';
 import { train, type TrainResult } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { writeSafetensors } from '../util/safetensors.js';
 import { UsageError } from './errors.js';
 
 export interface TrainCliOptions {
@@ -112,6 +113,10 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
   const result = train({ config, dataset: ds, text, epochs, log, runDir, resume: Boolean(o.resume) });
   const out = summary(config, ds, result, epochs !== undefined);
   if (runDir) {
+    // the model that was evaluated (best weights under the official protocol, final with --epochs)
+    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (const [n, t] of result.model.params.entries()) tensors[n] = { shape: [...t.shape], data: t.data };
+    writeSafetensors(join(runDir, 'model.safetensors'), tensors, { model: result.model.name, best_epoch: String(result.bestEpoch) });
     writeFileAtomic(join(runDir, 'history.json'), `${JSON.stringify(result.history)}\n`);
     writeFileAtomic(join(runDir, 'summary.json'), `${JSON.stringify(out, null, 2)}\n`);
     log(`wrote ${runDir}`);
