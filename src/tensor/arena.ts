@@ -10,7 +10,7 @@
 const SMALL = 4096;
 
 export class Arena {
-  private readonly free = new Map<number, Float32Array[]>();
+  private free = new Map<number, Float32Array[]>();
   private used: Float32Array[] = [];
 
   alloc(n: number): Float32Array {
@@ -23,13 +23,19 @@ export class Arena {
     return out;
   }
 
-  /** Returns every buffer handed out since the last reset to the free lists. */
+  /**
+   * Returns every buffer handed out since the last reset to the free lists. Only sizes used in
+   * this step are kept: sizes that vary from step to step (e.g. the number of unique users in a
+   * batch) would otherwise pile up.
+   */
   reset(): void {
+    const next = new Map<number, Float32Array[]>();
     for (const b of this.used) {
-      let list = this.free.get(b.length);
-      if (!list) this.free.set(b.length, (list = []));
+      let list = next.get(b.length);
+      if (!list) next.set(b.length, (list = []));
       list.push(b);
     }
+    this.free = next;
     this.used = [];
   }
 
