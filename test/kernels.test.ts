@@ -184,7 +184,7 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
     const shapes: Array<[number, number, number]> = [
       [0, 5, 3], [5, 0, 3], [4, 5, 0], [1, 1, 1], [17, 33, 131], [33, 17, 16], [131, 65, 47],
       [29, 47, 300], [3, 700, 20], [150, 130, 260],
-      [20, 3000, 64], // few rows: threads split the columns
+      [12, 2000, 96], // few rows: threads split the columns
       [500, 40, 40], // several row chunks
     ];
     for (const [M, N, K] of shapes) {
@@ -212,9 +212,15 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
                     if (!Object.is(C[i * ldc + j], orig)) throw new Error(`${tag}: padding written at ${i},${j}`);
                   }
                 }
-                const gotW: number[] = [], wantW: number[] = [];
-                for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) { gotW.push(C[i * ldc + j]); wantW.push(want[i * ldc + j]); }
-                expectClose(gotW, wantW, tol, `gemm ${tag} tA=${tA} tB=${tB} a=${alpha} b=${beta}`);
+                let worst = 0;
+                for (let i = 0; i < M; i++) {
+                  for (let j = 0; j < N; j++) {
+                    const g = C[i * ldc + j], w = want[i * ldc + j];
+                    const e = Math.abs(g - w) / Math.max(1, Math.abs(w));
+                    if (!(e <= worst)) worst = e; // NaN propagates into worst
+                  }
+                }
+                if (!(worst <= tol)) throw new Error(`gemm ${tag} tA=${tA} tB=${tB} a=${alpha} b=${beta}: max error ${worst} > ${tol}`);
                 // same ISA, different thread count: bitwise identical
                 if (tag.endsWith('/t1')) first = Float32Array.from(C);
                 else if (first) bitsEqual(C, first, `gemm determinism ${tag}`);
@@ -250,7 +256,7 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
         const S = randCsr(rows, cols, avg, r);
         const X = randF32(cols * nc, r);
         const XT = randF32(rows * nc, r);
-        for (const beta of [0, 1, 0.5]) {
+        for (const beta of rows * nc > 200000 ? [0.5] : [0, 1, 0.5]) {
           const Y0 = randF32(rows * nc, r);
           const want = Float32Array.from(Y0);
           if (beta === 0) want.fill(NaN);

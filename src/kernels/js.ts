@@ -1,0 +1,318 @@
+/**
+ * The plain TypeScript reference backend. Simple, obviously-correct loops: this is both the
+ * fallback when the native addon is missing and the oracle the native kernels are tested against.
+ * Reductions and GEMM inner products accumulate in float64 and round to float32 once.
+ */
+import type { Kernels } from './types.js';
+
+function fail(msg: string): never {
+  throw new RangeError(`irllrec kernels (js): ${msg}`);
+}
+
+function need(name: string, arr: { length: number }, n: number): void {
+  if (arr.length < n) fail(`${name} too small: needs ${n} elements, has ${arr.length}`);
+}
+
+function checkDim(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0) fail(`${name} must be a non-negative integer, got ${v}`);
+}
+
+/** Elements a row-major matrix view of `rows` rows, `cols` used columns and leading dim ld needs. */
+function span(rows: number, cols: number, ld: number): number {
+  return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+export const jsKernels: Kernels = {
+  name: 'js',
+  info: 'js (TypeScript reference kernels)',
+
+  gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
+    checkDim('M', M); checkDim('N', N); checkDim('K', K);
+    if (ldc < Math.max(1, N)) fail(`ldc (${ldc}) < N (${N})`);
+    need('C', C, span(M, N, ldc));
+    if (transA) {
+      if (lda < Math.max(1, M)) fail(`lda (${lda}) < M (${M}) with transA`);
+      need('A', A, span(K, M, lda));
+    } else {
+      if (lda < Math.max(1, K)) fail(`lda (${lda}) < K (${K})`);
+      need('A', A, span(M, K, lda));
+    }
+    if (transB) {
+      if (ldb < Math.max(1, K)) fail(`ldb (${ldb}) < K (${K}) with transB`);
+      need('B', B, span(N, K, ldb));
+    } else {
+      if (ldb < Math.max(1, N)) fail(`ldb (${ldb}) < N (${N})`);
+      need('B', B, span(K, N, ldb));
+    }
+    if (M === 0 || N === 0) return;
+    const acc = new Float64Array(N);
+    const arow = transA && transB ? new Float64Array(K) : null;
+    for (let i = 0; i < M; i++) {
+      acc.fill(0);
+      if (alpha !== 0 && transB) {
+        // op(B) columns are rows of B: dot products along contiguous rows
+        if (arow) for (let p = 0; p < K; p++) arow[p] = A[p * lda + i];
+        const ao = i * lda;
+        for (let j = 0; j < N; j++) {
+          const bo = j * ldb;
+          let s = 0;
+          if (arow) for (let p = 0; p < K; p++) s += arow[p] * B[bo + p];
+          else for (let p = 0; p < K; p++) s += A[ao + p] * B[bo + p];
+          acc[j] = s;
+        }
+      } else if (alpha !== 0) {
+        for (let p = 0; p < K; p++) {
+          const a = transA ? A[p * lda + i] : A[i * lda + p];
+          const bo = p * ldb;
+          for (let j = 0; j < N; j++) acc[j] += a * B[bo + j];
+        }
+      }
+      const co = i * ldc;
+      if (beta === 0) {
+        for (let j = 0; j < N; j++) C[co + j] = alpha * acc[j];
+      } else {
+        for (let j = 0; j < N; j++) C[co + j] = alpha * acc[j] + beta * C[co + j];
+      }
+    }
+  },
+
+  spmm(rows, n, indptr, indices, values, X, beta, Y) {
+    checkDim('rows', rows); checkDim('n', n);
+    need('indptr', indptr, rows + 1);
+    const nnz = rows > 0 ? indptr[rows] : 0;
+    need('indices', indices, nnz); need('values', values, nnz);
+    need('Y', Y, rows * n);
+    const acc = new Float64Array(n);
+    for (let r = 0; r < rows; r++) {
+      acc.fill(0);
+      const s = indptr[r], e = indptr[r + 1];
+      if (s < 0 || e < s || e > nnz) fail(`indptr not monotone at row ${r}`);
+      for (let q = s; q < e; q++) {
+        const c = indices[q];
+        if (c < 0 || (c + 1) * n > X.length) fail(`column index ${c} out of range for X`);
+        const v = values[q], xo = c * n;
+        for (let j = 0; j < n; j++) acc[j] += v * X[xo + j];
+      }
+      const yo = r * n;
+      if (beta === 0) for (let j = 0; j < n; j++) Y[yo + j] = acc[j];
+      else for (let j = 0; j < n; j++) Y[yo + j] = acc[j] + beta * Y[yo + j];
+    }
+  },
+
+  spmmT(rows, cols, n, indptr, indices, values, X, beta, Y) {
+    checkDim('rows', rows); checkDim('cols', cols); checkDim('n', n);
+    need('indptr', indptr, rows + 1);
+    const nnz = rows > 0 ? indptr[rows] : 0;
+    need('indices', indices, nnz); need('values', values, nnz);
+    need('X', X, rows * n); need('Y', Y, cols * n);
+    const acc = new Float64Array(cols * n);
+    for (let r = 0; r < rows; r++) {
+      const s = indptr[r], e = indptr[r + 1];
+      if (s < 0 || e < s || e > nnz) fail(`indptr not monotone at row ${r}`);
+      const xo = r * n;
+      for (let q = s; q < e; q++) {
+        const c = indices[q];
+        if (c < 0 || c >= cols) fail(`column index ${c} out of range (cols=${cols})`);
+        const v = values[q], ao = c * n;
+        for (let j = 0; j < n; j++) acc[ao + j] += v * X[xo + j];
+      }
+    }
+    const total = cols * n;
+    if (beta === 0) for (let i = 0; i < total; i++) Y[i] = acc[i];
+    else for (let i = 0; i < total; i++) Y[i] = acc[i] + beta * Y[i];
+  },
+
+  softmaxRows(rows, cols, X, Y) {
+    need('X', X, rows * cols); need('Y', Y, rows * cols);
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let mx = -Infinity;
+      for (let c = 0; c < cols; c++) if (X[o + c] > mx) mx = X[o + c];
+      if (mx === -Infinity) mx = 0;
+      let s = 0;
+      for (let c = 0; c < cols; c++) {
+        const e = Math.fround(Math.exp(X[o + c] - mx));
+        Y[o + c] = e;
+        s += e;
+      }
+      const inv = 1 / s;
+      for (let c = 0; c < cols; c++) Y[o + c] = Y[o + c] * inv;
+    }
+  },
+
+  logSumExpRows(rows, cols, X, out) {
+    need('X', X, rows * cols); need('out', out, rows);
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let mx = -Infinity, nan = false;
+      for (let c = 0; c < cols; c++) {
+        const v = X[o + c];
+        if (v !== v) nan = true;
+        else if (v > mx) mx = v;
+      }
+      // NaN anywhere gives NaN; an infinite max gives that infinity.
+      if (nan) { out[r] = NaN; continue; }
+      if (mx === -Infinity || mx === Infinity) { out[r] = mx; continue; }
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += Math.exp(X[o + c] - mx);
+      out[r] = mx + Math.log(s);
+    }
+  },
+
+  l2NormalizeRows(rows, cols, X, eps, Y, norms) {
+    need('X', X, rows * cols); need('Y', Y, rows * cols); need('norms', norms, rows);
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += X[o + c] * X[o + c];
+      const nrm = Math.sqrt(s);
+      norms[r] = nrm;
+      const inv = 1 / Math.max(nrm, eps);
+      for (let c = 0; c < cols; c++) Y[o + c] = X[o + c] * inv;
+    }
+  },
+
+  gatherRows(cols, src, idx, dst) {
+    const n = idx.length;
+    need('dst', dst, n * cols);
+    for (let i = 0; i < n; i++) {
+      const s = idx[i];
+      if (s < 0 || (s + 1) * cols > src.length) fail(`gatherRows: index ${s} out of range`);
+      const so = s * cols, d = i * cols;
+      for (let c = 0; c < cols; c++) dst[d + c] = src[so + c];
+    }
+  },
+
+  scatterAddRows(cols, src, idx, dst) {
+    const n = idx.length;
+    need('src', src, n * cols);
+    for (let i = 0; i < n; i++) {
+      const t = idx[i];
+      if (t < 0 || (t + 1) * cols > dst.length) fail(`scatterAddRows: index ${t} out of range`);
+      const to = t * cols, so = i * cols;
+      for (let c = 0; c < cols; c++) dst[to + c] += src[so + c];
+    }
+  },
+
+  rowDot(rows, cols, A, B, out) {
+    need('A', A, rows * cols); need('B', B, rows * cols); need('out', out, rows);
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += A[o + c] * B[o + c];
+      out[r] = s;
+    }
+  },
+
+  axpy(n, alpha, x, y) {
+    need('x', x, n); need('y', y, n);
+    const a = Math.fround(alpha);
+    for (let i = 0; i < n; i++) y[i] += a * x[i];
+  },
+
+  axpby(n, alpha, x, beta, y) {
+    need('x', x, n); need('y', y, n);
+    const a = Math.fround(alpha), b = Math.fround(beta);
+    if (b === 0) for (let i = 0; i < n; i++) y[i] = a * x[i];
+    else for (let i = 0; i < n; i++) y[i] = a * x[i] + b * y[i];
+  },
+
+  mul(n, a, b, out) {
+    need('a', a, n); need('b', b, n); need('out', out, n);
+    for (let i = 0; i < n; i++) out[i] = a[i] * b[i];
+  },
+
+  sum(n, x) {
+    need('x', x, n);
+    let s = 0;
+    for (let i = 0; i < n; i++) s += x[i];
+    return s;
+  },
+
+  sumSquares(n, x) {
+    need('x', x, n);
+    let s = 0;
+    for (let i = 0; i < n; i++) s += x[i] * x[i];
+    return s;
+  },
+
+  dot(n, x, y) {
+    need('x', x, n); need('y', y, n);
+    let s = 0;
+    for (let i = 0; i < n; i++) s += x[i] * y[i];
+    return s;
+  },
+
+  adam(n, param, grad, m, v, lr, beta1, beta2, eps, step) {
+    need('param', param, n); need('grad', grad, n); need('m', m, n); need('v', v, n);
+    const bc1 = 1 - Math.pow(beta1, step);
+    const bc2 = 1 - Math.pow(beta2, step);
+    const stepSize = lr / bc1;
+    const sqrtBc2 = Math.sqrt(bc2);
+    for (let i = 0; i < n; i++) {
+      const g = grad[i];
+      const mi = (m[i] = beta1 * m[i] + (1 - beta1) * g);
+      const vi = (v[i] = beta2 * v[i] + (1 - beta2) * g * g);
+      param[i] -= (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
+    }
+  },
+
+  topkRows(rows, cols, X, k, outIdx, outVal) {
+    checkDim('rows', rows); checkDim('cols', cols); checkDim('k', k);
+    if (k > cols) fail(`topkRows: k (${k}) > cols (${cols})`);
+    need('X', X, rows * cols); need('outIdx', outIdx, rows * k); need('outVal', outVal, rows * k);
+    if (k === 0) return;
+    // Rank order: larger value first; NaN below everything; equal values (-0 == +0) by lower index.
+    // below(a, b): entry a ranks strictly below entry b.
+    let o = 0;
+    const below = (ia: number, ib: number): boolean => {
+      const va = X[o + ia], vb = X[o + ib];
+      const na = va !== va, nb = vb !== vb;
+      if (na !== nb) return na;
+      if (!na && va !== vb) return va < vb;
+      return ia > ib;
+    };
+    // A min-heap (root = lowest ranked kept entry) of column indices.
+    const heap = new Int32Array(k);
+    const siftDown = (n: number, i: number): void => {
+      const v = heap[i];
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const m = l + 1 < n && below(heap[l + 1], heap[l]) ? l + 1 : l;
+        if (!below(heap[m], v)) break;
+        heap[i] = heap[m];
+        i = m;
+      }
+      heap[i] = v;
+    };
+    for (let r = 0; r < rows; r++) {
+      o = r * cols;
+      for (let c = 0; c < k; c++) {
+        // sift up
+        let i = c;
+        while (i > 0) {
+          const p = (i - 1) >> 1;
+          if (!below(c, heap[p])) break;
+          heap[i] = heap[p];
+          i = p;
+        }
+        heap[i] = c;
+      }
+      for (let c = k; c < cols; c++) {
+        if (below(heap[0], c)) {
+          heap[0] = c;
+          siftDown(k, 0);
+        }
+      }
+      // pop lowest first into the tail of the output
+      for (let n = k; n > 0; n--) {
+        const top = heap[0];
+        heap[0] = heap[n - 1];
+        siftDown(n - 1, 0);
+        outIdx[r * k + n - 1] = top;
+        outVal[r * k + n - 1] = X[o + top];
+      }
+    }
+  },
+};
