@@ -279,8 +279,18 @@ napi_value SoftmaxRows(napi_env env, napi_callback_info info) {
   float* Y = a.f32(3, "Y", &ly);
   a.need("X", lx, prod(rows, cols));
   a.need("Y", ly, prod(rows, cols));
+  float* lse = nullptr;
+  if (a.argc > 4) {
+    napi_valuetype t;
+    napi_typeof(env, a.argv[4], &t);
+    if (t != napi_undefined && t != napi_null) {
+      i64 ll;
+      lse = a.f32(4, "lse", &ll);
+      a.need("lse", ll, rows);
+    }
+  }
   if (a.failed) return nullptr;
-  if (rows > 0 && cols > 0) g_table->softmaxRows(rows, cols, X, Y);
+  if (rows > 0 && cols > 0) g_table->softmaxRows(rows, cols, X, Y, lse);
   return undef(env);
 }
 

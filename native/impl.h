@@ -611,7 +611,8 @@ static inline void scale_row(float* y, i64 n, float s) {
   for (; i < n; i++) y[i] *= s;
 }
 
-static void k_softmaxRows(i64 rows, i64 cols, const float* X, float* Y) {
+// lse (may be null): also write log(sum(exp(x))) per row, from the same exp pass.
+static void k_softmaxRows(i64 rows, i64 cols, const float* X, float* Y, float* lse) {
   parallel_range(rows, row_chunk(rows, 8.0 * cols), 8.0 * rows * cols, [&](i64 lo, i64 hi) {
     for (i64 r = lo; r < hi; r++) {
       const float* x = X + r * cols;
@@ -631,7 +632,9 @@ static void k_softmaxRows(i64 rows, i64 cols, const float* X, float* Y) {
         vstore_part(y + i, e, cols - i);
         acc.add(e);
       }
-      scale_row(y, cols, (float)(1.0 / acc.total()));
+      const double tot = acc.total();
+      if (lse) lse[r] = (float)((double)mx + std::log(tot));  // an all -inf row: mx = 0, tot = 0 -> -inf
+      scale_row(y, cols, (float)(1.0 / tot));
     }
   });
 }

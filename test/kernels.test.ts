@@ -468,3 +468,27 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
     });
   });
 });
+
+describe('softmaxRows with the fused log-sum-exp output', () => {
+  it('lse equals logSumExpRows on both backends (incl. -inf rows)', async () => {
+    const { jsKernels, loadNativeKernels } = await import('../src/kernels/index.js');
+    const rows = 37;
+    const cols = 133;
+    const X = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.7) * 9);
+    X.fill(-Infinity, 5 * cols, 6 * cols);
+    for (const k of [jsKernels, loadNativeKernels()].filter(Boolean)) {
+      const Y = new Float32Array(rows * cols);
+      const lse = new Float32Array(rows);
+      const ref = new Float32Array(rows);
+      k!.softmaxRows(rows, cols, X, Y, lse);
+      k!.logSumExpRows(rows, cols, X, ref);
+      for (let r = 0; r < rows; r++) {
+        if (ref[r] === -Infinity) expect(lse[r]).toBe(-Infinity);
+        else expect(Math.abs(lse[r]! - ref[r]!)).toBeLessThan(1e-5 * Math.max(1, Math.abs(ref[r]!)));
+      }
+      const Y2 = new Float32Array(rows * cols);
+      k!.softmaxRows(rows, cols, X, Y2);
+      expect(Array.from(Y2)).toEqual(Array.from(Y));
+    }
+  });
+});

@@ -122,8 +122,9 @@ export const jsKernels: Kernels = {
     else for (let i = 0; i < total; i++) Y[i] = acc[i] + beta * Y[i];
   },
 
-  softmaxRows(rows, cols, X, Y) {
+  softmaxRows(rows, cols, X, Y, lse) {
     need('X', X, rows * cols); need('Y', Y, rows * cols);
+    if (lse) need('lse', lse, rows);
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       let mx = -Infinity;
@@ -135,6 +136,7 @@ export const jsKernels: Kernels = {
         Y[o + c] = e;
         s += e;
       }
+      if (lse) lse[r] = mx + Math.log(s); // an all -inf row: mx = 0, s = 0 -> -inf
       const inv = 1 / s;
       for (let c = 0; c < cols; c++) Y[o + c] = Y[o + c] * inv;
     }

@@ -46,8 +46,11 @@ export interface Kernels {
     values: Float32Array, X: Float32Array, beta: number, Y: Float32Array,
   ): void;
 
-  /** Y[r,:] = softmax(X[r,:]) (max-subtracted). Y may alias X. */
-  softmaxRows(rows: number, cols: number, X: Float32Array, Y: Float32Array): void;
+  /**
+   * Y[r,:] = softmax(X[r,:]) (max-subtracted). Y may alias X. With `lse`, also writes
+   * lse[r] = log(sum_c exp(X[r,c])) from the same pass (one exp per entry instead of two).
+   */
+  softmaxRows(rows: number, cols: number, X: Float32Array, Y: Float32Array, lse?: Float32Array): void;
 
   /** out[r] = log(sum_c exp(X[r,c])) (max-subtracted). */
   logSumExpRows(rows: number, cols: number, X: Float32Array, out: Float32Array): void;

@@ -13,8 +13,8 @@ import { alloc } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
 import { Tensor, record } from '../tensor.js';
 
-/** Candidate-matrix entries per block (bounds the scratch memory to 16 MB). */
-let blockEntries = 1 << 22;
+/** Candidate-matrix entries per block (4 MB of scratch: the block stays in cache between its passes). */
+let blockEntries = 1 << 20;
 
 /** Sets the block size in entries (tests use tiny blocks to exercise the blocking). */
 export function setContrastiveBlockEntries(n: number): number {
@@ -115,9 +115,8 @@ export function infoNCE(x: Tensor, y: Tensor, all: Tensor, temp: number): Tensor
     const xb = nx.y.subarray(r0 * d, (r0 + rb) * d);
     const Pb = P.subarray(0, rb * M);
     k.gemm(false, true, rb, M, d, inv, xb, d, na.y, d, 0, Pb, M);
-    k.logSumExpRows(rb, M, Pb, lse);
+    k.softmaxRows(rb, M, Pb, Pb, lse);
     for (let i = 0; i < rb; i++) loss += lse[i]!;
-    k.softmaxRows(rb, M, Pb, Pb);
     // d/dx̂_n += sum_m P_nm â_m / t ; d/dâ_m += sum_n P_nm x̂_n / t
     k.gemm(false, false, rb, d, M, inv, Pb, M, na.y, d, 1, gx.subarray(r0 * d, (r0 + rb) * d), d);
     k.gemm(true, false, M, d, rb, inv, Pb, M, xb, d, 1, ga, d);
@@ -154,8 +153,7 @@ export function sslConLoss(x: Tensor, y: Tensor, temp = 1): Tensor {
     const xb = nx.y.subarray(r0 * d, (r0 + rb) * d);
     const Pb = P.subarray(0, rb * N);
     k.gemm(false, true, rb, N, d, inv, xb, d, ny.y, d, 0, Pb, N);
-    k.logSumExpRows(rb, N, Pb, lse);
-    k.softmaxRows(rb, N, Pb, Pb);
+    k.softmaxRows(rb, N, Pb, Pb, lse);
     for (let i = 0; i < rb; i++) {
       const n = r0 + i;
       const o = n * d;
