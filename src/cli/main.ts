@@ -4,6 +4,8 @@ import { Command } from 'commander';
 import { runCommand } from './errors.js';
 import { trainCommand } from './train.js';
 import { demoCommand } from './demo.js';
+import { registerTextCommands } from './text-commands.js';
+import { registerServeCommands } from './serve-commands.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -35,6 +37,9 @@ program
   .option('--epochs <n>', 'train exactly n epochs instead of the early-stopping protocol')
   .option('--json', 'print a JSON summary on stdout')
   .action((o) => runCommand(() => demoCommand(o)));
+
+registerTextCommands(program);
+registerServeCommands(program);
 
 program.showHelpAfterError();
 program.exitOverride((err) => {

@@ -1,0 +1,18 @@
+/** Public serving API: the Recommender, its HTTP service, exports and the report. */
+export {
+  Recommender, RecommendQuery, checkK,
+  type Id, type RecommendOptions, type ScoredItem, type UserRecommendations, type SimilarOptions, type ItemNeighbours,
+  type IntentShare, type Explanation, type ColdStartInput, type ColdStartOptions, type ColdStartResult,
+  type RecommenderInfo, type RecommenderOpenOptions, type RecommenderParts,
+} from './recommender.js';
+export { RecommenderError, NotFoundError, InvalidArgumentError, UnavailableError, RunError } from './errors.js';
+export { IdMap, loadIdMaps, type IdSource } from './ids.js';
+export { computeIntents, type IntentModel } from './intents.js';
+export { openRun, readRunInfo, type LoadedRun, type RunInfo, type RunHistory, type RunMeta, type OpenRunOptions } from './run.js';
+export {
+  localFoldInEmbedder, openAiEmbedder, openAiConfigFromManifest, readEmbedManifest, fitFoldIn,
+  type TextEmbedder, type TextKind, type EmbedManifest, type LocalFoldInEmbedder,
+} from './embedder.js';
+export { createHandler, serveRecommender, type ServeOptions, type RecommenderService } from './http.js';
+export { exportRun, loadLanceDb, EXPORT_FORMATS, type ExportFormat, type ExportSummary } from './export.js';
+export { renderReport, writeReport, type ReportOptions } from '../report/report.js';
