@@ -90,8 +90,19 @@ export function softplus(a: Tensor): Tensor {
   );
 }
 
+/** Written out (not through `unary`): it runs over every hidden unit of the text towers. */
 export function leakyRelu(a: Tensor, slope = 0.01): Tensor {
-  return unary(a, (x) => (x > 0 ? x : x * slope), (x) => (x > 0 ? 1 : slope));
+  const n = a.size;
+  const x = a.data;
+  const out = alloc(n);
+  for (let i = 0; i < n; i++) {
+    const v = x[i]!;
+    out[i] = v > 0 ? v : v * slope;
+  }
+  return record(new Tensor(out, a.shape), [a], (g) => {
+    const ga = a.gradBuffer();
+    for (let i = 0; i < n; i++) ga[i]! += x[i]! > 0 ? g[i]! : g[i]! * slope;
+  });
 }
 
 export function exp(a: Tensor): Tensor {

@@ -41,6 +41,12 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
   });
 }
 
+let onesCache = new Float32Array(0);
+function ones(n: number): Float32Array {
+  if (onesCache.length < n) onesCache = new Float32Array(n).fill(1);
+  return onesCache.subarray(0, n);
+}
+
 /** y = x @ W^T + b, with W stored [out, in] (PyTorch nn.Linear layout) and b [out]. */
 export function linear(x: Tensor, W: Tensor, b?: Tensor): Tensor {
   const k = getKernels();
@@ -55,11 +61,7 @@ export function linear(x: Tensor, W: Tensor, b?: Tensor): Tensor {
   return record(new Tensor(out, [n, dout]), inputs, (g) => {
     if (x.requiresGrad) k.gemm(false, false, n, din, dout, 1, g, dout, W.data, win, 1, x.gradBuffer(), din);
     if (W.requiresGrad) k.gemm(true, false, dout, din, n, 1, g, dout, x.data, din, 1, W.gradBuffer(), win);
-    if (b && b.requiresGrad) {
-      const gb = b.gradBuffer();
-      const acc = new Float64Array(dout);
-      for (let r = 0; r < n; r++) for (let c = 0; c < dout; c++) acc[c]! += g[r * dout + c]!;
-      for (let c = 0; c < dout; c++) gb[c]! += acc[c]!;
-    }
+    // bias gradient = column sums of g, as a GEMV with a ones vector (g^T 1)
+    if (b && b.requiresGrad) k.gemm(true, false, dout, 1, n, 1, g, dout, ones(n), 1, 1, b.gradBuffer(), 1);
   });
 }
