@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { runCommand } from './errors.js';
 import { trainCommand } from './train.js';
-import { demoCommand } from './demo.js';
+import { registerDemoCommand } from './demo.js';
 import { registerTextCommands } from './text-commands.js';
 import { registerServeCommands } from './serve-commands.js';
 
@@ -19,7 +19,7 @@ program
   .command('train')
   .description('train a model on a dataset directory (trn/val/tst_mat.pkl or train/valid/test.tsv)')
   .option('--data <dir>', 'dataset directory')
-  .option('--model <name>', 'backbone (lightgcn) or an official name (lightgcn_plus, lightgcn_gene, lightgcn_int)', 'lightgcn')
+  .option('--model <name>', 'backbone (lightgcn, sgl, simgcl, dccf, bigcf) or an official name (lightgcn_plus, sgl_int, ...)', 'lightgcn')
   .option('--align <name>', 'alignment plug-in: none, rlmrec-con, rlmrec-gen, irllrec')
   .option('--text-dir <dir>', 'directory with the text vectors (default: the dataset directory); see docs')
   .option('--config <file>', 'config file (YAML or JSON); unknown keys are errors')
@@ -31,12 +31,7 @@ program
   .option('--json', 'print a JSON summary on stdout')
   .action((o) => runCommand(() => trainCommand(o)));
 
-program
-  .command('demo')
-  .description('offline demo on the bundled MovieLens latest-small data')
-  .option('--epochs <n>', 'train exactly n epochs instead of the early-stopping protocol')
-  .option('--json', 'print a JSON summary on stdout')
-  .action((o) => runCommand(() => demoCommand(o)));
+registerDemoCommand(program);
 
 registerTextCommands(program);
 registerServeCommands(program);

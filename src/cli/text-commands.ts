@@ -166,8 +166,8 @@ export async function embedCommand(o: EmbedCli): Promise<void> {
   if (provider === 'local') {
     const llmOnly = (['baseUrl', 'model', 'apiKeyEnv', 'auth', 'timeout', 'maxRetries', 'retryBaseMs', 'dimensions', 'batchSize', 'concurrency'] as const).filter((k) => o[k] !== undefined);
     if (llmOnly.length) throw new UsageError(`--${llmOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --provider openai`);
-  } else if (o.dim !== undefined || o.maxFeatures !== undefined) {
-    throw new UsageError('--dim and --max-features are for --provider local (use --dimensions for OpenAI models that support it)');
+  } else if (o.dim !== undefined || o.maxFeatures !== undefined || o.seed !== undefined) {
+    throw new UsageError('--dim, --max-features and --seed are for --provider local (use --dimensions for OpenAI models that support it)');
   }
   const local = {
     dim: num('--dim', o.dim, { min: 1, max: 4096, int: true }) ?? DEFAULT_LOCAL.dim,

@@ -46,6 +46,11 @@ function writeChunks(path: string, chunks: Iterable<string>): void {
   }
 }
 
+/** Tabs and line breaks inside an id or title become spaces (the corpora keep the exact strings). */
+function tsvField(s: string): string {
+  return s.replace(/[\t\r\n]/g, ' ');
+}
+
 function* tsvLines(p: Interactions): Generator<string> {
   yield 'user\titem\n';
   for (let k = 0; k < p.user.length; k++) yield `${p.user[k]}\t${p.item[k]}\n`;
@@ -82,11 +87,11 @@ export function writeDatasetDir(out: string, r: PipelineResult, manifest: Record
     DATASET_FILES.splits.forEach((f, s) => writeChunks(join(tmp, f), tsvLines(r.splits[s]!)));
     writeChunks(join(tmp, DATASET_FILES.users), (function* () {
       yield 'id\tkey\n';
-      for (let i = 0; i < r.users.length; i++) yield `${i}\t${r.users[i]}\n`;
+      for (let i = 0; i < r.users.length; i++) yield `${i}\t${tsvField(r.users[i]!)}\n`;
     })());
     writeChunks(join(tmp, DATASET_FILES.items), (function* () {
       yield 'id\tkey\ttitle\n';
-      for (let i = 0; i < r.items.length; i++) yield `${i}\t${r.items[i]}\t${r.itemCorpus[i]!.title ?? ''}\n`;
+      for (let i = 0; i < r.items.length; i++) yield `${i}\t${tsvField(r.items[i]!)}\t${tsvField(r.itemCorpus[i]!.title ?? '')}\n`;
     })());
     writeChunks(join(tmp, DATASET_FILES.userCorpus), jsonLines(r.userCorpus));
     writeChunks(join(tmp, DATASET_FILES.itemCorpus), jsonLines(r.itemCorpus));

@@ -59,7 +59,8 @@ export function readBatchOutput(file: string): BatchResult[] {
     }
     const r: BatchResult = { customId: o.custom_id, line: no, content: null, error: null };
     const status = o.response?.status_code;
-    const body = o.response?.body;
+    // OpenAI and current vLLM wrap the completion in response.body; some vLLM versions put it in response itself
+    const body = o.response?.body ?? ((o.response as { choices?: unknown } | null | undefined)?.choices ? (o.response as NonNullable<typeof o.response>['body']) : undefined);
     const content = body?.choices?.[0]?.message?.content;
     if (o.error) r.error = typeof o.error === 'string' ? o.error : (o.error.message ?? o.error.code ?? 'error');
     else if (status !== undefined && status !== 200) r.error = `HTTP ${status}${body?.error?.message ? `: ${body.error.message}` : ''}`;

@@ -1,13 +1,73 @@
 /**
  * A small client for OpenAI-compatible services (OpenAI, Azure OpenAI v1, Ollama, vLLM,
- * llama.cpp server, ...) on plain fetch: `POST {base}/chat/completions` and `{base}/embeddings`.
+ * llama.cpp server, ...) on node:http(s) with keep-alive: `POST {base}/chat/completions` and `{base}/embeddings`.
  * Retries with exponential backoff and full jitter on 408/409/425/429/5xx, network errors,
  * timeouts and unreadable bodies, honouring Retry-After; other HTTP errors fail at once with the
  * service's own message. The API key comes from an environment variable and is only ever put in
  * a request header.
  */
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { UsageError } from '../cli/errors.js';
 import type { ChatMessage } from './tasks.js';
+
+/** Keep-alive agents (node:http is several times cheaper per request than fetch on loopback). */
+const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 256 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 256 }) };
+
+interface HttpResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+}
+
+class TransportError extends Error {
+  constructor(message: string, readonly kind: 'timeout' | 'network' | 'read', readonly status: number | null = null) {
+    super(message);
+  }
+}
+
+/** One POST; rejects with TransportError (timeout / network / broken read) or the signal's reason. */
+function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal?: AbortSignal): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const u = new URL(url);
+    const https = u.protocol === 'https:';
+    const data = Buffer.from(body, 'utf8');
+    let settled = false;
+    let status: number | null = null;
+    const finish = (err: unknown, res?: HttpResponse) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve(res!);
+    };
+    const req = (https ? httpsRequest : httpRequest)(
+      u,
+      { method: 'POST', agent: https ? agents.https : agents.http, headers: { ...headers, 'content-length': String(data.length) } },
+      (res) => {
+        status = res.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => finish(null, { status: status!, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('aborted', () => finish(new TransportError('the connection broke while reading the answer', 'read', status)));
+        res.on('error', (e) => finish(new TransportError(`the connection broke while reading the answer (${e.message})`, 'read', status)));
+      },
+    );
+    const timer = setTimeout(() => {
+      finish(new TransportError(status === null ? `no answer within ${timeoutMs / 1000}s (--timeout)` : `the answer did not complete within ${timeoutMs / 1000}s (--timeout)`, 'timeout', status));
+      req.destroy();
+    }, timeoutMs);
+    const onAbort = () => {
+      finish(signal!.reason);
+      req.destroy();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (e: NodeJS.ErrnoException) => finish(new TransportError(`${e.code ?? ''} ${e.message}`.trim(), status === null ? 'network' : 'read', status)));
+    req.end(data);
+  });
+}
 
 export interface LlmConfig {
   baseUrl: string;
@@ -79,10 +139,10 @@ export function checkBaseUrl(u: string): void {
 
 const RETRYABLE = new Set([408, 409, 425, 429, 500, 502, 503, 504]);
 
-function retryAfter(h: Headers): number | null {
-  const ms = h.get('retry-after-ms');
-  if (ms && Number.isFinite(Number(ms))) return Number(ms);
-  const s = h.get('retry-after');
+function retryAfter(h: IncomingHttpHeaders): number | null {
+  const ms = h['retry-after-ms'];
+  if (typeof ms === 'string' && Number.isFinite(Number(ms))) return Number(ms);
+  const s = h['retry-after'];
   if (!s) return null;
   if (/^\d+(\.\d+)?$/.test(s.trim())) return Number(s) * 1000;
   const d = Date.parse(s);
@@ -123,61 +183,46 @@ export class OpenAiClient {
 
   /** One HTTP attempt; throws LlmError (retryable or not). */
   private async once(path: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
-    const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(new Error('timeout')), this.cfg.timeoutMs);
-    const onAbort = () => ctl.abort(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
     const where = `POST ${displayUrl(this.url(path))}`;
     this.counters.requests++;
+    let res: HttpResponse;
     try {
-      let res: Response;
+      res = await post(this.url(path), this.headers(), JSON.stringify(body), this.cfg.timeoutMs, signal);
+    } catch (e) {
+      if (e instanceof TransportError) throw new LlmError(`${where}: ${e.message}`, e.status, true);
+      throw e;
+    }
+    const text = res.text;
+    if (res.status < 200 || res.status >= 300) {
+      let msg = text.slice(0, 300);
       try {
-        res = await fetch(this.url(path), { method: 'POST', headers: this.headers(), body: JSON.stringify(body), signal: ctl.signal });
-      } catch (e) {
-        if (signal?.aborted) throw signal.reason;
-        if (ctl.signal.aborted) throw new LlmError(`${where}: no answer within ${this.cfg.timeoutMs / 1000}s (--timeout)`, null, true);
-        const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-        throw new LlmError(`${where}: ${cause?.code ?? ''} ${cause?.message ?? (e as Error).message}`.replace(/\s+/g, ' ').trim(), null, true);
-      }
-      let text: string;
-      try {
-        text = await res.text();
+        const j = JSON.parse(text) as { error?: { message?: string } | string; message?: string };
+        msg = (typeof j.error === 'string' ? j.error : j.error?.message) ?? j.message ?? msg;
       } catch {
-        if (signal?.aborted) throw signal.reason;
-        throw new LlmError(`${where}: ${ctl.signal.aborted ? `the answer did not complete within ${this.cfg.timeoutMs / 1000}s (--timeout)` : 'the connection broke while reading the answer'}`, res.status, true);
+        // not JSON: keep the raw start
       }
-      if (!res.ok) {
-        let msg = text.slice(0, 300);
-        try {
-          const j = JSON.parse(text) as { error?: { message?: string } | string; message?: string };
-          msg = (typeof j.error === 'string' ? j.error : j.error?.message) ?? j.message ?? msg;
-        } catch {
-          // not JSON: keep the raw start
-        }
-        msg = msg.replace(/\s+/g, ' ').trim();
-        const status = res.status;
-        const hint =
-          status === 401 || status === 403
-            ? ' (check the API key environment variable, --api-key-env, and --auth)'
-            : status === 404
-              ? ' (check --base-url, which should end in /v1, and --model)'
-              : '';
-        throw new LlmError(`${where}: HTTP ${status}${msg ? `: ${msg}` : ''}${hint}`, status, RETRYABLE.has(status) || status >= 500, retryAfter(res.headers));
-      }
-      try {
-        return JSON.parse(text);
-      } catch {
-        throw new LlmError(`${where}: HTTP ${res.status} but the body is not JSON: ${JSON.stringify(text.slice(0, 120))}`, res.status, true);
-      }
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      msg = msg.replace(/\s+/g, ' ').trim();
+      const status = res.status;
+      const hint =
+        status === 401 || status === 403
+          ? ' (check the API key environment variable, --api-key-env, and --auth)'
+          : status === 404
+            ? ' (check --base-url, which should end in /v1, and --model)'
+            : '';
+      throw new LlmError(`${where}: HTTP ${status}${msg ? `: ${msg}` : ''}${hint}`, status, RETRYABLE.has(status) || status >= 500, retryAfter(res.headers));
+    }
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new LlmError(`${where}: HTTP ${res.status} but the body is not JSON: ${JSON.stringify(text.slice(0, 120))}`, res.status, true);
     }
   }
 
   private cause(e: LlmError): string {
-    if (e.status !== null) return String(e.status);
-    return /within|timeout/.test(e.message) ? 'timeout' : /not JSON/.test(e.message) ? 'body' : 'network';
+    if (/not JSON/.test(e.message)) return 'body';
+    if (/within .*s \(--timeout\)/.test(e.message)) return 'timeout';
+    if (/connection broke/.test(e.message)) return 'network';
+    return e.status !== null ? String(e.status) : 'network';
   }
 
   /** `once` with retries. */

@@ -149,10 +149,10 @@ export class OfflineContext {
     const attracts = [
       ...x.values.slice(0, 3).map((v) => `${v} fans`),
       ...x.tags.slice(0, 2).map((t) => `"${t}" seekers`),
-      ...x.likedPhrases.slice(0, 2),
+      ...x.likedPhrases.slice(0, 2).map((p) => `users who mention "${p}"`),
     ];
     if (attracts.length === 0) attracts.push(x.brand ? `${x.brand} customers` : `general ${this.domain} shoppers`);
-    const notSuit = [...x.dislikedPhrases.map((p) => `people put off by ${p}`), ...this.dislikerTastes(it, i).map((v) => `${v} fans`)];
+    const notSuit = [...x.dislikedPhrases.map((p) => `users put off by "${p}"`), ...this.dislikerTastes(it, i).map((v) => `${v} fans`)];
     if (notSuit.length === 0) notSuit.push(x.values.length ? `people who avoid ${x.values[0]}` : `people looking for something other than ${it.title ?? 'this'}`);
     if (x.mean !== null && x.nDisliked > x.nLiked) notSuit.push('most raters');
     return {

@@ -23,7 +23,7 @@ import { packageVersion } from './package.js';
 import { defaultPromptsDir, loadTemplates, templatesHash, type Templates } from './prompts.js';
 import { readAnswer, schemaHint, TASK_INFO, TASKS, type Answer, type TaskName } from './schema.js';
 import { acquireLock, AnswerStore, type StoredAnswer } from './store.js';
-import { buildRequests, DEFAULT_BUDGET, emptyAnswer, requestKey, sha256, type ChatMessage, type PromptBudget, type TextRequest } from './tasks.js';
+import { buildRequests, DEFAULT_BUDGET, emptyAnswer, requestKey, type ChatMessage, type PromptBudget, type TextRequest } from './tasks.js';
 
 export const TEXT_DIR = 'text';
 export const STORE_FILE = join(DATASET_FILES.cache, 'llm.jsonl');

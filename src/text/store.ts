@@ -155,9 +155,11 @@ export function acquireLock(file: string, what: string): () => void {
       const release = () => {
         if (released) return;
         released = true;
+        process.off('exit', release);
         rmSync(file, { force: true });
       };
-      process.once('exit', release);
+      // a lock left by a crash is taken over by the next run (its pid is gone); on a normal exit it goes
+      process.on('exit', release);
       return release;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

@@ -13,6 +13,11 @@ const STOPWORDS = new Set(
   ).split(/\s+/),
 );
 
+/** Words reviews use that say nothing about taste (incl. Amazon's automatic "Five Stars" summaries). */
+const REVIEW_NOISE = new Set(
+  'one two three four five star stars put make made take took go going went thing things lot way something anything everything nothing'.split(' '),
+);
+
 export function isStopword(t: string): boolean {
   return STOPWORDS.has(t);
 }
@@ -59,6 +64,10 @@ export function salientPhrases(docs: string[], k: number, df?: Map<string, numbe
     const idf = df ? Math.log((1 + n) / (1 + (df.get(t) ?? 0))) + 1 : 1;
     const isBigram = t.includes(' ');
     if (isBigram && c < 2 && docs.length > 1) continue;
+    if (t.split(' ').some((w) => REVIEW_NOISE.has(w))) continue;
+    // a word only one review in the whole corpus uses (a name, a typo) is noise, as is a one-off among many reviews
+    if (df && n >= 50 && (df.get(t) ?? 0) < 2) continue;
+    if (docs.length >= 4 && c < 2) continue;
     scored.push([t, c * idf * (isBigram ? 1.5 : 1)]);
   }
   scored.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
