@@ -9,6 +9,7 @@
  */
 import type { CsrMatrix } from '../tensor/ops/sparse.js';
 import type { CsrPattern } from './csr.js';
+import { allocUninit } from '../tensor/arena.js';
 
 export interface NormalizedAdjacency {
   /** Number of nodes (users + items). */
@@ -108,39 +109,20 @@ export function dropEdges(adj: NormalizedAdjacency, draws: Float32Array, keepRat
  * CSR with S^T (also CSR) attached for the backward pass.
  */
 export function dropEdgesByMask(adj: NormalizedAdjacency, keptStorage: Uint8Array): CsrMatrix {
-  // S at CSR position p is storage entry csrToStorage[p]. S^T at CSR position q = (r, c) holds
-  // S's entry (c, r), which is storage entry q itself (storage entry e is the transpose of CSR
-  // entry e), so S^T's flags are keptStorage as is. One pass builds both.
+  // Dropped entries stay in the structure with value 0 (adding 0 * x leaves every sum exactly
+  // as it is without the entry), so no compaction is needed: S and S^T share Â's structure and
+  // differ only in their values. S at CSR position p is storage entry csrToStorage[p]; S^T at
+  // CSR position q = (r, c) holds S's entry (c, r), which is storage entry q itself.
   const { indptr, indices, values } = adj.csr;
   const inv = adj.csrToStorage;
-  const n = adj.n;
   const nnz = indices.length;
-  let cs = 0;
-  for (let e = 0; e < nnz; e++) cs += keptStorage[e]!;
-  const ip = new Int32Array(n + 1);
-  const ix = new Int32Array(cs);
-  const vx = new Float32Array(cs);
-  const ipT = new Int32Array(n + 1);
-  const ixT = new Int32Array(cs);
-  const vxT = new Float32Array(cs);
-  let w = 0;
-  let wT = 0;
-  for (let r = 0; r < n; r++) {
-    const end = indptr[r + 1]!;
-    for (let p = indptr[r]!; p < end; p++) {
-      if (keptStorage[inv[p]!] === 1) {
-        ix[w] = indices[p]!;
-        vx[w++] = values[p]!;
-      }
-      if (keptStorage[p] === 1) {
-        ixT[wT] = indices[p]!;
-        vxT[wT++] = values[p]!;
-      }
-    }
-    ip[r + 1] = w;
-    ipT[r + 1] = wT;
+  const v = allocUninit(nnz);
+  const vT = allocUninit(nnz);
+  for (let p = 0; p < nnz; p++) {
+    v[p] = keptStorage[inv[p]!]! * values[p]!;
+    vT[p] = keptStorage[p]! * values[p]!;
   }
-  const S: CsrMatrix = { rows: n, cols: n, indptr: ip, indices: ix, values: vx };
-  S.transposed = { rows: n, cols: n, indptr: ipT, indices: ixT, values: vxT, transposed: S };
+  const S: CsrMatrix = { rows: adj.n, cols: adj.n, indptr, indices, values: v };
+  S.transposed = { rows: adj.n, cols: adj.n, indptr, indices, values: vT, transposed: S };
   return S;
 }

@@ -13,11 +13,11 @@ export class Arena {
   private free = new Map<number, Float32Array[]>();
   private used: Float32Array[] = [];
 
-  alloc(n: number): Float32Array {
+  alloc(n: number, zero = true): Float32Array {
     if (n < SMALL) return new Float32Array(n);
     const list = this.free.get(n);
     const b = list?.pop();
-    if (b) b.fill(0);
+    if (b && zero) b.fill(0);
     const out = b ?? new Float32Array(n);
     this.used.push(out);
     return out;
@@ -53,9 +53,17 @@ export function alloc(n: number): Float32Array {
   return active ? active.alloc(n) : new Float32Array(n);
 }
 
-/** A zero-filled copy of src's contents. */
+/**
+ * A buffer whose contents are unspecified (a recycled one is not cleared): for outputs the
+ * caller overwrites entirely.
+ */
+export function allocUninit(n: number): Float32Array {
+  return active ? active.alloc(n, false) : new Float32Array(n);
+}
+
+/** A copy of src's contents. */
 export function allocCopy(src: Float32Array): Float32Array {
-  const out = alloc(src.length);
+  const out = allocUninit(src.length);
   out.set(src);
   return out;
 }

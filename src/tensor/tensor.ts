@@ -6,7 +6,8 @@
  * gradients. `backward(loss)` runs the closures in reverse. Each op's gradient sits beside its
  * forward in the same file.
  */
-import { alloc } from './arena.js';
+import { alloc, allocUninit } from './arena.js';
+import { getKernels } from '../kernels/index.js';
 
 export class Tensor {
   grad: Float32Array | null = null;
@@ -59,9 +60,25 @@ export class Tensor {
     return this.grad;
   }
 
+  /**
+   * Where to accumulate a gradient: the existing buffer with beta = 1, or (first contribution) a
+   * fresh buffer the caller must overwrite entirely, with beta = 0.
+   */
+  gradInto(): { buf: Float32Array; beta: number } {
+    if (this.grad) return { buf: this.grad, beta: 1 };
+    this.grad = this.persistent ? new Float32Array(this.data.length) : allocUninit(this.data.length);
+    return { buf: this.grad, beta: 0 };
+  }
+
   zeroGrad(): void {
     if (this.grad) this.grad.fill(0);
   }
+}
+
+/** t.grad += alpha * g (the first contribution is written, not added to a zero-filled buffer). */
+export function accGrad(t: Tensor, alpha: number, g: Float32Array): void {
+  const { buf, beta } = t.gradInto();
+  getKernels().axpby(g.length, alpha, g, beta, buf);
 }
 
 type BackwardFn = () => void;

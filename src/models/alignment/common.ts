@@ -6,8 +6,12 @@ import type { PairBatch } from '../../data/sampler.js';
 
 export const ZERO = (): Tensor => new Tensor(Float32Array.of(0), []);
 
-/** Unique ids and, for each original position, its index among them. */
-export function uniqueIndex(ids: Int32Array[]): { uniq: Int32Array; pos: Int32Array[] } {
+/**
+ * Unique ids and, for each original position, its index among them. The unique list is padded
+ * (repeating its first id) to a multiple of `pad`, so the tower's buffers have the same few sizes
+ * from batch to batch and the step arena can recycle them; padded rows are computed but unused.
+ */
+export function uniqueIndex(ids: Int32Array[], pad = 512): { uniq: Int32Array; pos: Int32Array[] } {
   const map = new Map<number, number>();
   const uniq: number[] = [];
   const pos = ids.map((a) => {
@@ -23,6 +27,8 @@ export function uniqueIndex(ids: Int32Array[]): { uniq: Int32Array; pos: Int32Ar
     }
     return p;
   });
+  const padded = Math.ceil(uniq.length / pad) * pad;
+  while (uniq.length < padded) uniq.push(uniq[0]!);
   return { uniq: Int32Array.from(uniq), pos };
 }
 

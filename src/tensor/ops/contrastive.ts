@@ -11,7 +11,7 @@
  */
 import { alloc } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
-import { Tensor, record } from '../tensor.js';
+import { Tensor, accGrad, record } from '../tensor.js';
 
 /** Candidate-matrix entries per block (4 MB of scratch: the block stays in cache between its passes). */
 let blockEntries = 1 << 20;
@@ -23,8 +23,14 @@ export function setContrastiveBlockEntries(n: number): number {
   return prev;
 }
 
-function blockRows(cols: number): number {
-  return Math.max(1, Math.min(4096, Math.floor(blockEntries / Math.max(1, cols))));
+/**
+ * Rows per block. With wide rows (d large) the three GEMMs per block dominate and small blocks
+ * only re-pack the candidate matrix, so the block grows with d (RLMRec-Gen's 1536-wide
+ * reconstruction runs as one block).
+ */
+function blockRows(cols: number, d = 32): number {
+  const entries = blockEntries * Math.max(1, d / 32);
+  return Math.max(1, Math.min(8192, Math.floor(entries / Math.max(1, cols))));
 }
 
 function dims(t: Tensor, what: string): [number, number] {
@@ -70,7 +76,7 @@ function scaledBackward(inputs: Tensor[], locals: Float32Array[]): (g: Float32Ar
   return (g) => {
     const k = getKernels();
     inputs.forEach((t, i) => {
-      if (t.requiresGrad) k.axpy(t.size, g[0]!, locals[i]!, t.gradBuffer());
+      if (t.requiresGrad) accGrad(t, g[0]!, locals[i]!);
     });
   };
 }
@@ -107,7 +113,7 @@ export function infoNCE(x: Tensor, y: Tensor, all: Tensor, temp: number): Tensor
       gy[o + c] = -nx.y[o + c]! * inv;
     }
   }
-  const br = blockRows(M);
+  const br = blockRows(M, d);
   const P = alloc(Math.min(br, B) * M);
   const lse = alloc(Math.min(br, B));
   for (let r0 = 0; r0 < B; r0 += br) {
@@ -141,7 +147,7 @@ export function sslConLoss(x: Tensor, y: Tensor, temp = 1): Tensor {
   const gx = alloc(N * d);
   const gy = alloc(N * d);
   const inv = 1 / temp;
-  const br = blockRows(N);
+  const br = blockRows(N, d);
   const P = alloc(Math.min(br, N) * N);
   const lse = alloc(Math.min(br, N));
   const coef = alloc(Math.min(br, N));

@@ -1,7 +1,7 @@
 /** Elementwise ops and their gradients. */
 import { alloc, allocCopy } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
-import { Tensor, record } from '../tensor.js';
+import { Tensor, accGrad, record } from '../tensor.js';
 
 function sameShape(a: Tensor, b: Tensor, op: string): void {
   if (a.size !== b.size || a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
@@ -18,7 +18,7 @@ export function addN(xs: readonly Tensor[]): Tensor {
   const out = allocCopy(first.data);
   for (let i = 1; i < xs.length; i++) k.axpy(out.length, 1, xs[i]!.data, out);
   return record(new Tensor(out, first.shape), xs, (g) => {
-    for (const x of xs) if (x.requiresGrad) k.axpy(g.length, 1, g, x.gradBuffer());
+    for (const x of xs) if (x.requiresGrad) accGrad(x, 1, g);
   });
 }
 
@@ -34,8 +34,8 @@ export function lincomb(alpha: number, a: Tensor, beta: number, b: Tensor): Tens
   k.axpby(out.length, alpha, a.data, 0, out);
   k.axpy(out.length, beta, b.data, out);
   return record(new Tensor(out, a.shape), [a, b], (g) => {
-    if (a.requiresGrad) k.axpy(g.length, alpha, g, a.gradBuffer());
-    if (b.requiresGrad) k.axpy(g.length, beta, g, b.gradBuffer());
+    if (a.requiresGrad) accGrad(a, alpha, g);
+    if (b.requiresGrad) accGrad(b, beta, g);
   });
 }
 
@@ -47,7 +47,7 @@ export function scale(a: Tensor, s: number): Tensor {
   const k = getKernels();
   const out = alloc(a.size);
   k.axpby(out.length, s, a.data, 0, out);
-  return record(new Tensor(out, a.shape), [a], (g) => k.axpy(g.length, s, g, a.gradBuffer()));
+  return record(new Tensor(out, a.shape), [a], (g) => accGrad(a, s, g));
 }
 
 /** Hadamard product. */

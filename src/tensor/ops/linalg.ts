@@ -1,5 +1,5 @@
 /** Dense products: matmul (both transposes) and linear (x @ W^T + b), with their gradients. */
-import { alloc } from '../arena.js';
+import { alloc, allocUninit } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
 import { Tensor, record } from '../tensor.js';
 
@@ -21,22 +21,22 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
   const Kb = transB ? bc : br;
   const N = transB ? br : bc;
   if (K !== Kb) throw new RangeError(`matmul: inner dimensions differ (${K} vs ${Kb})`);
-  const out = alloc(M * N);
+  const out = allocUninit(M * N);
   k.gemm(transA, transB, M, N, K, 1, a.data, ac, b.data, bc, 0, out, N);
   return record(new Tensor(out, [M, N]), [a, b], (g) => {
     if (a.requiresGrad) {
-      const ga = a.gradBuffer();
+      const { buf: ga, beta } = a.gradInto();
       // a = [M,K] (not transA): dA = g[M,N] @ op(b)^T. op(b)^T is b when transB, else b^T.
-      if (!transA) k.gemm(false, !transB, M, K, N, 1, g, N, b.data, bc, 1, ga, ac);
+      if (!transA) k.gemm(false, !transB, M, K, N, 1, g, N, b.data, bc, beta, ga, ac);
       // a stored [K,M]: dA^T = op(b) @ g^T => dA[K,M] = op(b)[K,N] @ g^T
-      else k.gemm(transB, true, K, M, N, 1, b.data, bc, g, N, 1, ga, ac);
+      else k.gemm(transB, true, K, M, N, 1, b.data, bc, g, N, beta, ga, ac);
     }
     if (b.requiresGrad) {
-      const gb = b.gradBuffer();
+      const { buf: gb, beta } = b.gradInto();
       // b = [K,N]: dB = op(a)^T @ g
-      if (!transB) k.gemm(!transA, false, K, N, M, 1, a.data, ac, g, N, 1, gb, bc);
+      if (!transB) k.gemm(!transA, false, K, N, M, 1, a.data, ac, g, N, beta, gb, bc);
       // b stored [N,K]: dB = g^T @ op(a)
-      else k.gemm(true, transA, N, K, M, 1, g, N, a.data, ac, 1, gb, bc);
+      else k.gemm(true, transA, N, K, M, 1, g, N, a.data, ac, beta, gb, bc);
     }
   });
 }
@@ -54,14 +54,23 @@ export function linear(x: Tensor, W: Tensor, b?: Tensor): Tensor {
   const [dout, win] = dims2(W, 'linear');
   if (din !== win) throw new RangeError(`linear: input width ${din} does not match weight [${dout}, ${win}]`);
   if (b && b.size !== dout) throw new RangeError(`linear: bias has ${b.size} entries, expected ${dout}`);
-  const out = alloc(n * dout);
+  const out = allocUninit(n * dout);
   if (b) for (let r = 0; r < n; r++) out.set(b.data, r * dout);
   k.gemm(false, true, n, dout, din, 1, x.data, din, W.data, win, b ? 1 : 0, out, dout);
   const inputs = b ? [x, W, b] : [x, W];
   return record(new Tensor(out, [n, dout]), inputs, (g) => {
-    if (x.requiresGrad) k.gemm(false, false, n, din, dout, 1, g, dout, W.data, win, 1, x.gradBuffer(), din);
-    if (W.requiresGrad) k.gemm(true, false, dout, din, n, 1, g, dout, x.data, din, 1, W.gradBuffer(), win);
+    if (x.requiresGrad) {
+      const { buf, beta } = x.gradInto();
+      k.gemm(false, false, n, din, dout, 1, g, dout, W.data, win, beta, buf, din);
+    }
+    if (W.requiresGrad) {
+      const { buf, beta } = W.gradInto();
+      k.gemm(true, false, dout, din, n, 1, g, dout, x.data, din, beta, buf, win);
+    }
     // bias gradient = column sums of g, as a GEMV with a ones vector (g^T 1)
-    if (b && b.requiresGrad) k.gemm(true, false, dout, 1, n, 1, g, dout, ones(n), 1, 1, b.gradBuffer(), 1);
+    if (b && b.requiresGrad) {
+      const { buf, beta } = b.gradInto();
+      k.gemm(true, false, dout, 1, n, 1, g, dout, ones(n), 1, beta, buf, 1);
+    }
   });
 }

@@ -1,5 +1,4 @@
 /** Fused ranking loss: one pass forward, one pass backward, no intermediate tensors. */
-import { alloc } from '../arena.js';
 import { Tensor, record } from '../tensor.js';
 
 /**
@@ -32,16 +31,28 @@ export function bprLoss(anc: Tensor, pos: Tensor, neg: Tensor): Tensor {
   }
   return record(new Tensor(Float32Array.of(loss / B), []), [anc, pos, neg], (g) => {
     const s = g[0]!;
-    const ga = anc.requiresGrad ? anc.gradBuffer() : alloc(0);
-    const gp = pos.requiresGrad ? pos.gradBuffer() : alloc(0);
-    const gn = neg.requiresGrad ? neg.gradBuffer() : alloc(0);
-    for (let r = 0; r < B; r++) {
-      const c = coef[r]! * s;
-      const o = r * d;
-      for (let k = 0; k < d; k++) {
-        if (anc.requiresGrad) ga[o + k]! += c * (n[o + k]! - p[o + k]!);
-        if (pos.requiresGrad) gp[o + k]! -= c * a[o + k]!;
-        if (neg.requiresGrad) gn[o + k]! += c * a[o + k]!;
+    if (anc.requiresGrad) {
+      const ga = anc.gradBuffer();
+      for (let r = 0; r < B; r++) {
+        const c = coef[r]! * s;
+        const o = r * d;
+        for (let k = 0; k < d; k++) ga[o + k]! += c * (n[o + k]! - p[o + k]!);
+      }
+    }
+    if (pos.requiresGrad) {
+      const gp = pos.gradBuffer();
+      for (let r = 0; r < B; r++) {
+        const c = coef[r]! * s;
+        const o = r * d;
+        for (let k = 0; k < d; k++) gp[o + k]! -= c * a[o + k]!;
+      }
+    }
+    if (neg.requiresGrad) {
+      const gn = neg.gradBuffer();
+      for (let r = 0; r < B; r++) {
+        const c = coef[r]! * s;
+        const o = r * d;
+        for (let k = 0; k < d; k++) gn[o + k]! += c * a[o + k]!;
       }
     }
   });

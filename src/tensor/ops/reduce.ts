@@ -1,7 +1,7 @@
 /** Reductions to scalars or per-row values, with gradients. */
 import { alloc } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
-import { Tensor, record } from '../tensor.js';
+import { Tensor, accGrad, record } from '../tensor.js';
 
 export function sum(a: Tensor): Tensor {
   const k = getKernels();
@@ -28,7 +28,7 @@ export function mean(a: Tensor): Tensor {
 export function sumSquares(a: Tensor): Tensor {
   const k = getKernels();
   const out = new Tensor(Float32Array.of(k.sumSquares(a.size, a.data)), []);
-  return record(out, [a], (g) => k.axpy(a.size, 2 * g[0]!, a.data, a.gradBuffer()));
+  return record(out, [a], (g) => accGrad(a, 2 * g[0]!, a.data));
 }
 
 /** Per-row dot product of two [rows, cols] tensors -> [rows]. */

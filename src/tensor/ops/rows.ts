@@ -1,7 +1,7 @@
 /** Row indexing: gather (index_select), concatenation and slicing of 2-D tensors. */
-import { alloc, allocCopy } from '../arena.js';
+import { alloc, allocCopy, allocUninit } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
-import { Tensor, record } from '../tensor.js';
+import { Tensor, accGrad, record } from '../tensor.js';
 
 export function gatherRows(a: Tensor, idx: Int32Array): Tensor {
   const k = getKernels();
@@ -11,7 +11,7 @@ export function gatherRows(a: Tensor, idx: Int32Array): Tensor {
     const r = idx[i]!;
     if (r < 0 || r >= rows) throw new RangeError(`gatherRows: index ${r} out of range [0, ${rows})`);
   }
-  const out = alloc(idx.length * cols);
+  const out = allocUninit(idx.length * cols);
   k.gatherRows(cols, a.data, idx, out);
   return record(new Tensor(out, [idx.length, cols]), [a], (g) => k.scatterAddRows(cols, g, idx, a.gradBuffer()));
 }
@@ -23,7 +23,7 @@ export function concatRows(xs: readonly Tensor[]): Tensor {
     if (x.cols !== cols) throw new RangeError(`concatRows: widths differ (${cols} vs ${x.cols})`);
     rows += x.rows;
   }
-  const out = alloc(rows * cols);
+  const out = allocUninit(rows * cols);
   let off = 0;
   for (const x of xs) {
     out.set(x.data, off);
@@ -33,7 +33,7 @@ export function concatRows(xs: readonly Tensor[]): Tensor {
     const k = getKernels();
     let o = 0;
     for (const x of xs) {
-      if (x.requiresGrad) k.axpy(x.size, 1, g.subarray(o, o + x.size), x.gradBuffer());
+      if (x.requiresGrad) accGrad(x, 1, g.subarray(o, o + x.size));
       o += x.size;
     }
   });

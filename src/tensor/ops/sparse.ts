@@ -1,5 +1,5 @@
 /** Sparse x dense propagation (graph convolution) and its gradient. */
-import { alloc } from '../arena.js';
+import { alloc, allocUninit } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
 import { Tensor, record } from '../tensor.js';
 
@@ -20,12 +20,12 @@ export function spmm(S: CsrMatrix, x: Tensor): Tensor {
     throw new RangeError(`spmm: sparse matrix is ${S.rows}x${S.cols} but dense input has shape [${x.shape.join(', ')}]`);
   }
   const n = x.shape[1]!;
-  const out = alloc(S.rows * n);
+  const out = allocUninit(S.rows * n);
   k.spmm(S.rows, n, S.indptr, S.indices, S.values, x.data, 0, out);
   return record(new Tensor(out, [S.rows, n]), [x], (g) => {
-    const gx = x.gradBuffer();
+    const { buf: gx, beta } = x.gradInto();
     const T = S.transposed;
-    if (T) k.spmm(T.rows, n, T.indptr, T.indices, T.values, g, 1, gx);
-    else k.spmmT(S.rows, S.cols, n, S.indptr, S.indices, S.values, g, 1, gx);
+    if (T) k.spmm(T.rows, n, T.indptr, T.indices, T.values, g, beta, gx);
+    else k.spmmT(S.rows, S.cols, n, S.indptr, S.indices, S.values, g, beta, gx);
   });
 }
