@@ -424,6 +424,37 @@ napi_value Mul(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+napi_value LeakyRelu(napi_env env, napi_callback_info info) {
+  Args a(env, info, "leakyRelu", 4);
+  i64 n = a.dim(0, "n");
+  double slope = a.num(1, "slope");
+  i64 lx, ly;
+  const float* x = a.f32(2, "x", &lx);
+  float* y = a.f32(3, "y", &ly);
+  a.need("x", lx, n);
+  a.need("y", ly, n);
+  if (a.failed) return nullptr;
+  if (n > 0) g_table->leakyRelu(n, (float)slope, x, y);
+  return undef(env);
+}
+
+napi_value LeakyReluBackward(napi_env env, napi_callback_info info) {
+  Args a(env, info, "leakyReluBackward", 6);
+  i64 n = a.dim(0, "n");
+  double slope = a.num(1, "slope");
+  i64 lx, lg, ld;
+  const float* x = a.f32(2, "x", &lx);
+  const float* g = a.f32(3, "g", &lg);
+  double beta = a.num(4, "beta");
+  float* dx = a.f32(5, "dx", &ld);
+  a.need("x", lx, n);
+  a.need("g", lg, n);
+  a.need("dx", ld, n);
+  if (a.failed) return nullptr;
+  if (n > 0) g_table->leakyReluBackward(n, (float)slope, x, g, (float)beta, dx);
+  return undef(env);
+}
+
 napi_value Sum(napi_env env, napi_callback_info info) {
   Args a(env, info, "sum", 2);
   i64 n = a.dim(0, "n");
@@ -546,6 +577,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"logSumExpRows", LogSumExpRows}, {"l2NormalizeRows", L2NormalizeRows}, {"gatherRows", GatherRows},
       {"scatterAddRows", ScatterAddRows}, {"rowDot", RowDot}, {"axpy", Axpy}, {"axpby", Axpby}, {"mul", Mul},
       {"sum", Sum}, {"sumSquares", SumSquares}, {"dot", Dot}, {"adam", Adam}, {"topkRows", TopkRows},
+      {"leakyRelu", LeakyRelu}, {"leakyReluBackward", LeakyReluBackward},
       {"isa", Isa}, {"setIsa", SetIsa}, {"threads", Threads}, {"setThreads", SetThreads},
   };
   for (const Fn& f : fns) {

@@ -50,6 +50,10 @@ struct KernelTable {
   void (*adam)(i64 n, float* param, const float* grad, float* m, float* v, float beta1,
                float beta2, float eps, float stepSize, float bc2sqrt);
   void (*topkRows)(i64 rows, i64 cols, const float* X, i64 k, int32_t* outIdx, float* outVal);
+  // y = x > 0 ? x : slope * x (y may alias x)
+  void (*leakyRelu)(i64 n, float slope, const float* x, float* y);
+  // dx = beta * dx + g * (x > 0 ? 1 : slope) (beta == 0: dx not read)
+  void (*leakyReluBackward)(i64 n, float slope, const float* x, const float* g, float beta, float* dx);
 };
 
 const KernelTable* table_scalar();

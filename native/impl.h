@@ -537,6 +537,38 @@ static void k_mul(i64 n, const float* a, const float* b, float* out) {
   });
 }
 
+static void k_leakyRelu(i64 n, float slope, const float* x, float* y) {
+  parallel_range(n, kEwChunk, n >= kEwParallel ? 1e30 : 0.0, [&](i64 lo, i64 hi) {
+    const vf16 vs = vsplat(slope), z = vsplat(0.0f);
+    i64 i = lo;
+    for (; i + 16 <= hi; i += 16) {
+      vf16 v = vload(x + i);
+      vstore(y + i, v > z ? v : v * vs);
+    }
+    for (; i < hi; i++) y[i] = x[i] > 0.0f ? x[i] : x[i] * slope;
+  });
+}
+
+static void k_leakyReluBackward(i64 n, float slope, const float* x, const float* g, float beta, float* dx) {
+  parallel_range(n, kEwChunk, n >= kEwParallel ? 1e30 : 0.0, [&](i64 lo, i64 hi) {
+    const vf16 vs = vsplat(slope), z = vsplat(0.0f), vb = vsplat(beta);
+    i64 i = lo;
+    if (beta == 0.0f) {
+      for (; i + 16 <= hi; i += 16) {
+        vf16 gv = vload(g + i);
+        vstore(dx + i, vload(x + i) > z ? gv : gv * vs);
+      }
+      for (; i < hi; i++) dx[i] = x[i] > 0.0f ? g[i] : g[i] * slope;
+    } else {
+      for (; i + 16 <= hi; i += 16) {
+        vf16 gv = vload(g + i);
+        vstore(dx + i, vb * vload(dx + i) + (vload(x + i) > z ? gv : gv * vs));
+      }
+      for (; i < hi; i++) dx[i] = beta * dx[i] + (x[i] > 0.0f ? g[i] : g[i] * slope);
+    }
+  });
+}
+
 static void k_adam(i64 n, float* param, const float* grad, float* m, float* v, float beta1,
                    float beta2, float eps, float stepSize, float bc2sqrt) {
   // the same float operations as PyTorch 1.13's Adam (single tensor path)
@@ -1045,6 +1077,8 @@ const KernelTable* IRLL_TABLE_FN() {
       &IRLL_NS::k_dot,
       &IRLL_NS::k_adam,
       &IRLL_NS::k_topkRows,
+      &IRLL_NS::k_leakyRelu,
+      &IRLL_NS::k_leakyReluBackward,
   };
   return &t;
 }

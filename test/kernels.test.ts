@@ -492,3 +492,27 @@ describe('softmaxRows with the fused log-sum-exp output', () => {
     }
   });
 });
+
+describe('leakyRelu kernels', () => {
+  it('native matches the TS reference, forward and backward (beta 0 and 1)', async () => {
+    const { jsKernels, loadNativeKernels } = await import('../src/kernels/index.js');
+    const nk = loadNativeKernels();
+    if (!nk) return;
+    const n = 100003;
+    const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.3) - 0.1);
+    const g = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.7));
+    for (const k of [jsKernels, nk]) {
+      const y = new Float32Array(n);
+      k.leakyRelu(n, 0.01, x, y);
+      for (let i = 0; i < n; i += 997) expect(Math.abs(y[i]! - (x[i]! > 0 ? x[i]! : x[i]! * 0.01))).toBeLessThan(1e-8);
+    }
+    const a = new Float32Array(n).fill(NaN);
+    const b = new Float32Array(n).fill(NaN);
+    jsKernels.leakyReluBackward(n, 0.01, x, g, 0, a);
+    nk.leakyReluBackward(n, 0.01, x, g, 0, b);
+    for (let i = 0; i < n; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-6);
+    jsKernels.leakyReluBackward(n, 0.01, x, g, 1, a);
+    nk.leakyReluBackward(n, 0.01, x, g, 1, b);
+    for (let i = 0; i < n; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-6);
+  });
+});

@@ -259,6 +259,19 @@ export const jsKernels: Kernels = {
     }
   },
 
+  leakyRelu(n, slope, x, y) {
+    need('x', x, n); need('y', y, n);
+    for (let i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : x[i] * slope;
+  },
+
+  leakyReluBackward(n, slope, x, g, beta, dx) {
+    need('x', x, n); need('g', g, n); need('dx', dx, n);
+    for (let i = 0; i < n; i++) {
+      const d = x[i] > 0 ? g[i] : g[i] * slope;
+      dx[i] = beta === 0 ? d : beta * dx[i] + d;
+    }
+  },
+
   topkRows(rows, cols, X, k, outIdx, outVal) {
     checkDim('rows', rows); checkDim('cols', cols); checkDim('k', k);
     if (k > cols) fail(`topkRows: k (${k}) > cols (${cols})`);

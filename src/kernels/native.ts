@@ -93,6 +93,8 @@ export function loadNativeKernels(): NativeKernels | null {
     sumSquares: a.sumSquares,
     dot: a.dot,
     adam: a.adam,
+    leakyRelu: a.leakyRelu,
+    leakyReluBackward: a.leakyReluBackward,
     topkRows: a.topkRows,
   };
   return cached;

@@ -98,6 +98,12 @@ export interface Kernels {
     lr: number, beta1: number, beta2: number, eps: number, step: number,
   ): void;
 
+  /** y[i] = x[i] > 0 ? x[i] : slope * x[i]. y may alias x. */
+  leakyRelu(n: number, slope: number, x: Float32Array, y: Float32Array): void;
+
+  /** dx[i] = beta * dx[i] + g[i] * (x[i] > 0 ? 1 : slope) (beta = 0: dx not read). */
+  leakyReluBackward(n: number, slope: number, x: Float32Array, g: Float32Array, beta: number, dx: Float32Array): void;
+
   /**
    * Row-wise top-k: for each row r < rows of X (rows x cols), the indices of the k largest
    * values in descending order (ties: lower index first), written to outIdx[r*k..] and their

@@ -137,6 +137,9 @@ export function ndarrayToFloat64(a: NdArrayBytes): Float64Array {
 /** Elements as float32 (float64 is rounded), in storage order. */
 export function ndarrayToFloat32(a: NdArrayBytes): Float32Array {
   if (a.dtype.kind === 'f' && a.dtype.itemsize === 4 && a.dtype.littleEndian === HOST_LE) {
+    // zero-copy when the data are 4-byte aligned in the file buffer (.npy pads its header to 64
+    // bytes), which halves the transient memory for multi-hundred-MB text vectors
+    if (a.bytes.byteOffset % 4 === 0) return new Float32Array(a.bytes.buffer, a.bytes.byteOffset, a.bytes.byteLength / 4);
     return new Float32Array(alignedCopy(a.bytes));
   }
   return new Float32Array(ndarrayToFloat64(a));

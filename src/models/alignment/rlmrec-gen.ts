@@ -27,21 +27,26 @@ export class MaskedReconstruction implements Alignment {
   readonly kind = 'rlmrec-gen';
   maskToken!: Tensor;
   mlp!: MLP;
-  private readonly prf: Tensor;
+  private readonly usr: Tensor;
+  private readonly itm: Tensor;
   private seeds: Int32Array | null = null;
 
   constructor(text: TextVectors, readonly cfg: MaskedReconstructionConfig) {
     if (!text.usrPrf || !text.itmPrf) throw new Error('rlmrec-gen needs user and item profile vectors');
-    const dp = text.usrPrf.cols;
-    const data = new Float32Array((text.usrPrf.rows + text.itmPrf.rows) * dp);
-    data.set(text.usrPrf.data, 0);
-    data.set(text.itmPrf.data, text.usrPrf.size);
-    this.prf = new Tensor(data, [text.usrPrf.rows + text.itmPrf.rows, dp]);
+    this.usr = text.usrPrf;
+    this.itm = text.itmPrf;
+  }
+
+  /** Profile row of node id (users, then items), without concatenating the two tables. */
+  private prfRow(node: number): Float32Array {
+    const dp = this.usr.cols;
+    const U = this.usr.rows;
+    return node < U ? this.usr.data.subarray(node * dp, (node + 1) * dp) : this.itm.data.subarray((node - U) * dp, (node - U + 1) * dp);
   }
 
   register(params: ParamStore, rng: Rng, _backbone?: Backbone): void {
     const d = this.cfg.embeddingSize;
-    const dp = this.prf.cols;
+    const dp = this.usr.cols;
     this.maskToken = params.add('masker.mask_token', Tensor.zeros([1, d]));
     this.mlp = new MLP(params, 'mlp', [d, MLP.hidden(dp, d), dp], rng);
   }
@@ -64,10 +69,9 @@ export class MaskedReconstruction implements Alignment {
     this.seeds = null;
     if (this.cfg.reconWeight === 0) return [['recon_loss', new Tensor(Float32Array.of(0), [])]];
     const enc = this.mlp.forward(gatherRows(ctx.out.all, seeds));
-    const target = new Tensor(new Float32Array(seeds.length * this.prf.cols), [seeds.length, this.prf.cols]);
-    for (let i = 0; i < seeds.length; i++) {
-      target.data.set(this.prf.data.subarray(seeds[i]! * this.prf.cols, (seeds[i]! + 1) * this.prf.cols), i * this.prf.cols);
-    }
+    const dp = this.usr.cols;
+    const target = new Tensor(new Float32Array(seeds.length * dp), [seeds.length, dp]);
+    for (let i = 0; i < seeds.length; i++) target.data.set(this.prfRow(seeds[i]!), i * dp);
     return [['recon_loss', scale(sslConLoss(enc, target, this.cfg.reTemperature), this.cfg.reconWeight)]];
   }
 }

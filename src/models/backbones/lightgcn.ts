@@ -6,8 +6,8 @@
 import { dropEdges, dropEdgesByMask, type NormalizedAdjacency } from '../../data/graph.js';
 import { xavierUniform } from '../../nn/init.js';
 import type { ParamStore } from '../../nn/params.js';
-import { addN, concatRows, spmm, type CsrMatrix } from '../../tensor/ops/index.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import { addN, spmm, type CsrMatrix } from '../../tensor/ops/index.js';
+import { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import type { PairBatch } from '../../data/sampler.js';
 import { makeOutput, type Backbone, type BackboneOutput, type TrainForward } from './types.js';
@@ -22,6 +22,8 @@ export class LightGCNBackbone implements Backbone {
   readonly kind: string = 'lightgcn';
   userEmbeds!: Tensor;
   itemEmbeds!: Tensor;
+  /** Both tables as one contiguous tensor (users then items): the layer-0 input, no copy. */
+  private allEmbeds!: Tensor;
 
   constructor(readonly adj: NormalizedAdjacency, readonly cfg: LightGCNConfig) {}
 
@@ -33,14 +35,31 @@ export class LightGCNBackbone implements Backbone {
     return this.cfg.layerNum;
   }
 
+  /**
+   * user_embeds and item_embeds are views into one buffer (and so are their gradients), so the
+   * layer-0 input is that buffer itself: no concatenation forward, no split backward.
+   */
   register(params: ParamStore, rng: Rng): void {
     const d = this.cfg.embeddingSize;
-    this.userEmbeds = params.add('user_embeds', xavierUniform([this.adj.numUsers, d], rng));
-    this.itemEmbeds = params.add('item_embeds', xavierUniform([this.adj.numItems, d], rng));
+    const U = this.adj.numUsers;
+    const n = this.adj.n;
+    const u = xavierUniform([U, d], rng);
+    const i = xavierUniform([this.adj.numItems, d], rng);
+    const data = new Float32Array(n * d);
+    const grad = new Float32Array(n * d);
+    data.set(u.data, 0);
+    data.set(i.data, U * d);
+    this.allEmbeds = new Tensor(data, [n, d], true);
+    this.allEmbeds.persistent = true;
+    this.allEmbeds.grad = grad;
+    this.userEmbeds = params.add('user_embeds', new Tensor(data.subarray(0, U * d), [U, d]));
+    this.itemEmbeds = params.add('item_embeds', new Tensor(data.subarray(U * d), [this.adj.numItems, d]));
+    this.userEmbeds.grad = grad.subarray(0, U * d);
+    this.itemEmbeds.grad = grad.subarray(U * d);
   }
 
   inputEmbeddings(): Tensor {
-    return concatRows([this.userEmbeds, this.itemEmbeds]);
+    return this.allEmbeds;
   }
 
   /** Â, or Â with edges dropped (one uniform draw per stored entry, in the reference's order). */

@@ -1,5 +1,5 @@
 /** Elementwise ops and their gradients. */
-import { alloc, allocCopy } from '../arena.js';
+import { alloc, allocCopy, allocUninit } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
 import { Tensor, accGrad, record } from '../tensor.js';
 
@@ -90,18 +90,15 @@ export function softplus(a: Tensor): Tensor {
   );
 }
 
-/** Written out (not through `unary`): it runs over every hidden unit of the text towers. */
+/** A kernel (not `unary`): it runs over every hidden unit of the text towers. */
 export function leakyRelu(a: Tensor, slope = 0.01): Tensor {
+  const k = getKernels();
   const n = a.size;
-  const x = a.data;
-  const out = alloc(n);
-  for (let i = 0; i < n; i++) {
-    const v = x[i]!;
-    out[i] = v > 0 ? v : v * slope;
-  }
+  const out = allocUninit(n);
+  k.leakyRelu(n, slope, a.data, out);
   return record(new Tensor(out, a.shape), [a], (g) => {
-    const ga = a.gradBuffer();
-    for (let i = 0; i < n; i++) ga[i]! += x[i]! > 0 ? g[i]! : g[i]! * slope;
+    const { buf, beta } = a.gradInto();
+    k.leakyReluBackward(n, slope, a.data, g, beta, buf);
   });
 }
 
