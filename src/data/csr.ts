@@ -35,19 +35,23 @@ export function csrNnz(m: CsrPattern): number {
   return m.indptr[m.rows]!;
 }
 
-/** Whether (r, c) is present (binary search in row r). */
-export function csrHas(m: CsrPattern, r: number, c: number): boolean {
-  let lo = m.indptr[r]!;
-  let hi = m.indptr[r + 1]! - 1;
-  const ind = m.indices;
+/** Storage position of (r, c) in a CSR structure with sorted rows, or -1 (binary search). */
+export function csrFind(indptr: Int32Array, indices: Int32Array, r: number, c: number): number {
+  let lo = indptr[r]!;
+  let hi = indptr[r + 1]! - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const v = ind[mid]!;
-    if (v === c) return true;
+    const v = indices[mid]!;
+    if (v === c) return mid;
     if (v < c) lo = mid + 1;
     else hi = mid - 1;
   }
-  return false;
+  return -1;
+}
+
+/** Whether (r, c) is present. */
+export function csrHas(m: CsrPattern, r: number, c: number): boolean {
+  return csrFind(m.indptr, m.indices, r, c) >= 0;
 }
 
 /** Row index of every stored entry, in storage order. */

@@ -61,15 +61,18 @@ export function readFileForData(file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'file not found'
-        : code === 'EISDIR'
-          ? 'is a directory, expected a file'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : `cannot read file (${(e as Error).message})`;
-    throw new DataError(file, why, { cause: e });
+    throw new DataError(file, describeReadError(e), { cause: e });
   }
+}
+
+/** A short reason for a failed read (missing file, directory, permissions, bad gzip, ...). */
+export function describeReadError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'file not found';
+  if (code === 'EISDIR') return 'is a directory, expected a file';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'Z_NEED_DICT') {
+    return `not a valid gzip file or truncated (${(e as Error).message})`;
+  }
+  return `cannot read file (${(e as Error).message})`;
 }

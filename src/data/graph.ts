@@ -8,7 +8,8 @@
  * propagation plus `storageToCsr`, so a recorded or seeded draw vector maps to the same edges.
  */
 import type { CsrMatrix } from '../tensor/ops/sparse.js';
-import type { CsrPattern } from './csr.js';
+import type { EdgeList } from '../tensor/ops/intent.js';
+import { csrFind, type CsrPattern } from './csr.js';
 import { allocUninit } from '../tensor/arena.js';
 
 export interface NormalizedAdjacency {
@@ -27,6 +28,11 @@ export interface NormalizedAdjacency {
   /** Reference storage order as (row, col) pairs, for checks against recorded graphs. */
   storageRow: Int32Array;
   storageCol: Int32Array;
+}
+
+/** The training graph's directed edges (both directions, CSR order by head), for intent-aware aggregation. */
+export function edgeListOf(adj: NormalizedAdjacency): EdgeList {
+  return { rows: adj.n, indptr: adj.csr.indptr, indices: adj.csr.indices, rowOf: adj.rowOf };
 }
 
 export function buildNormalizedAdjacency(train: CsrPattern): NormalizedAdjacency {
@@ -78,16 +84,9 @@ export function buildNormalizedAdjacency(train: CsrPattern): NormalizedAdjacency
 }
 
 function findEntry(indptr: Int32Array, indices: Int32Array, r: number, c: number): number {
-  let lo = indptr[r]!;
-  let hi = indptr[r + 1]! - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const v = indices[mid]!;
-    if (v === c) return mid;
-    if (v < c) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  throw new Error(`adjacency entry (${r}, ${c}) missing: the matrix is not symmetric`);
+  const p = csrFind(indptr, indices, r, c);
+  if (p < 0) throw new Error(`adjacency entry (${r}, ${c}) missing: the matrix is not symmetric`);
+  return p;
 }
 
 /**

@@ -7,7 +7,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import { DataError } from '../data/errors.js';
+import { DataError, describeReadError } from '../data/errors.js';
 
 export interface Line {
   text: string;
@@ -16,18 +16,7 @@ export interface Line {
 }
 
 function ioError(file: string, e: unknown, line?: number): DataError {
-  const code = (e as NodeJS.ErrnoException).code;
-  const why =
-    code === 'ENOENT'
-      ? 'file not found'
-      : code === 'EISDIR'
-        ? 'is a directory, expected a file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'Z_NEED_DICT'
-            ? `not a valid gzip file or truncated (${(e as Error).message})`
-            : `cannot read file (${(e as Error).message})`;
-  return new DataError(file, why, { cause: e, ...(line !== undefined && line > 1 ? { line } : {}) });
+  return new DataError(file, describeReadError(e), { cause: e, ...(line !== undefined && line > 1 ? { line } : {}) });
 }
 
 /** Throws a DataError unless `file` is a readable regular file. */

@@ -4,7 +4,7 @@
  * `<backbone>_gene` (RLMRec-Gen), `<backbone>_int` (IRLLRec).
  */
 import { ALIGNMENTS, type AlignName, type Config } from '../config/schema.js';
-import type { NormalizedAdjacency } from '../data/graph.js';
+import { edgeListOf, type NormalizedAdjacency } from '../data/graph.js';
 import type { Rng } from '../util/rng.js';
 import { IntentAlignment } from './alignment/irllrec.js';
 import { ProfileContrast } from './alignment/rlmrec-con.js';
@@ -104,7 +104,7 @@ function createAlignment(cfg: Config, adj: NormalizedAdjacency, text: TextVector
         maskInput: m.name !== 'bigcf', // the reference's BIGCF_gene draws its mask after the forward and discards it
       })];
     case 'irllrec':
-      return [new IntentAlignment(text, { rows: adj.n, indptr: adj.csr.indptr, indices: adj.csr.indices, rowOf: adj.rowOf }, {
+      return [new IntentAlignment(text, edgeListOf(adj), {
         embeddingSize: d, intentNum: m.intent_num!, kdWeight: m.kd_weight!, kdTemperature: m.kd_temperature!,
         kdIntWeight: m.kd_int_weight!, kdIntTemperature: m.kd_int_temperature!, kdIntWeight2: m.kd_int_weight_2!,
         kdIntWeight3: m.kd_int_weight_3!, teacherShortcut: m.teacher_shortcut, teacherResyncEvery: m.teacher_resync_every,

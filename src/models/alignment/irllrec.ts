@@ -17,12 +17,13 @@ import { xavierUniform } from '../../nn/init.js';
 import { MLP } from '../../nn/mlp.js';
 import type { ParamStore } from '../../nn/params.js';
 import {
-  addN, concatRows, gatherRows, intentEdgeWeights, lincomb, logSoftmaxRows, matmul, mul, scale, sliceRows,
+  addN, concatRows, gatherRows, intentEdgeWeights, lincomb, logSoftmaxRows, mul, scale, sliceRows,
   softmaxRows, spmmValues, sslConLoss, sum, type EdgeList,
 } from '../../tensor/ops/index.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { Rng } from '../../util/rng.js';
 import type { Backbone, BackboneOutput } from '../backbones/types.js';
+import { intentVectors } from '../intent-vectors.js';
 import { gatherConst, pairwiseAlignment, uniqueIndex, ZERO } from './common.js';
 import { ProfileContrast } from './rlmrec-con.js';
 import type { AlignContext, Alignment, TextVectors } from './types.js';
@@ -103,22 +104,13 @@ export class IntentAlignment implements Alignment {
     this.teacher?.invalidate();
   }
 
-  /** ê = softmax(E C) C^T. */
-  private intentVectors(e: Tensor, c: Tensor): Tensor {
-    return matmul(softmaxRows(matmul(e, c)), c, false, true);
-  }
-
   /** R = mean_l G^(l) E^(l) (or E^(l+1)), the interaction-intent representation. */
   interactionIntents(out: BackboneOutput, numUsers: number): Tensor {
     const L = out.layers.length - 1;
     const rs: Tensor[] = [];
     for (let l = 0; l < L; l++) {
       const e = out.layers[l]!;
-      const n = e.rows;
-      const ehat = concatRows([
-        this.intentVectors(sliceRows(e, 0, numUsers), this.userIntent),
-        this.intentVectors(sliceRows(e, numUsers, n), this.itemIntent),
-      ]);
+      const ehat = intentVectors(e, numUsers, this.userIntent, this.itemIntent);
       const w = intentEdgeWeights(ehat, this.edges);
       rs.push(spmmValues(this.edges, w, this.aggregateNext ? out.layers[l + 1]! : e));
     }

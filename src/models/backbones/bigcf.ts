@@ -17,7 +17,7 @@ import {
 } from '../../tensor/ops/index.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
-import { intentVectors } from './dccf.js';
+import { intentVectors } from '../intent-vectors.js';
 import { makeOutput, type Backbone, type BackboneOutput, type TrainForward } from './types.js';
 
 export interface BIGCFConfig {

@@ -8,16 +8,17 @@
  * by the number of unique USERS (a reference quirk), times cl_weight. IRLLRec's interaction
  * intents are the layer mean of iaa; IRLLRec uses DCCF's prototypes.
  */
-import type { NormalizedAdjacency } from '../../data/graph.js';
+import { edgeListOf, type NormalizedAdjacency } from '../../data/graph.js';
 import type { PairBatch } from '../../data/sampler.js';
 import { xavierUniform } from '../../nn/init.js';
 import type { ParamStore } from '../../nn/params.js';
 import {
-  addN, concatRows, gatherRows, infoNCE, intentEdgeWeights, matmul, scale, sliceRows, softmaxRows, spmm, spmmValues,
+  addN, concatRows, gatherRows, infoNCE, intentEdgeWeights, scale, spmm, spmmValues,
   sumScalars, type EdgeList,
 } from '../../tensor/ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
+import { intentVectors } from '../intent-vectors.js';
 import { makeOutput, type Backbone, type BackboneOutput, type TrainForward } from './types.js';
 
 export interface DCCFConfig {
@@ -36,19 +37,9 @@ interface DCCFLayers {
   iaa: Tensor[];
 }
 
-/** ê = softmax(E C) C^T, per side. */
-export function intentVectors(e: Tensor, numUsers: number, cu: Tensor, ci: Tensor): Tensor {
-  const iv = (x: Tensor, c: Tensor) => matmul(softmaxRows(matmul(x, c)), c, false, true);
-  return concatRows([iv(sliceRows(e, 0, numUsers), cu), iv(sliceRows(e, numUsers, e.rows), ci)]);
-}
-
 /** The sorted unique values (torch.unique). */
 export function sortedUnique(a: Int32Array): Int32Array {
   return Int32Array.from(new Set(a)).sort();
-}
-
-export function edgeListOf(adj: NormalizedAdjacency): EdgeList {
-  return { rows: adj.n, indptr: adj.csr.indptr, indices: adj.csr.indices, rowOf: adj.rowOf };
 }
 
 export class DCCFBackbone implements Backbone {
