@@ -182,3 +182,13 @@ describe('official data layout', () => {
     }
   });
 });
+
+describe('the irllrec bin', () => {
+  it('is executable after the build (npx irllrec runs it directly)', async () => {
+    const { statSync } = await import('node:fs');
+    expect(statSync(cli).mode & 0o111).not.toBe(0);
+    const r = spawnSync(cli, ['--version'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
