@@ -19,7 +19,7 @@
   'targets': [
     {
       'target_name': 'irllrec_kernels',
-      'sources': [ 'native/binding.cc', 'native/pool.cc', 'native/isa_scalar.cc' ],
+      'sources': [ 'native/binding.cc', 'native/pool.cc', 'native/train_kernels.cc', 'native/isa_scalar.cc' ],
       'conditions': [
         [ 'target_arch=="x64" or target_arch=="ia32"', {
           'dependencies': [ 'irllrec_kernels_avx512', 'irllrec_kernels_avx2' ],

@@ -128,7 +128,11 @@ struct Args {
     size_t n = 0;
     void* data = nullptr;
     if (!is || napi_get_typedarray_info(env, argv[i], &t, &n, &data, nullptr, nullptr) != napi_ok || t != want) {
-      errorf(false, want == napi_float32_array ? "%s must be a Float32Array" : "%s must be an Int32Array", name);
+      errorf(false, want == napi_float32_array ? "%s must be a Float32Array"
+                    : want == napi_int32_array ? "%s must be an Int32Array"
+                    : want == napi_uint8_array ? "%s must be a Uint8Array"
+                                               : "%s must be a Float64Array",
+             name);
       return nullptr;
     }
     *len = (i64)n;
@@ -136,6 +140,12 @@ struct Args {
   }
   float* f32(size_t i, const char* name, i64* len) { return arr<float>(i, name, napi_float32_array, len); }
   int32_t* i32(size_t i, const char* name, i64* len) { return arr<int32_t>(i, name, napi_int32_array, len); }
+  uint8_t* u8(size_t i, const char* name, i64* len) { return arr<uint8_t>(i, name, napi_uint8_array, len); }
+  double* f64(size_t i, const char* name, i64* len) { return arr<double>(i, name, napi_float64_array, len); }
+  bool is_null(size_t i) {
+    napi_valuetype t;
+    return napi_typeof(env, argv[i], &t) == napi_ok && (t == napi_null || t == napi_undefined);
+  }
 
   // require len >= need
   void need(const char* name, i64 len, i64 need_) {
@@ -509,6 +519,104 @@ napi_value Adam(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+napi_value KeepMaskXoshiro(napi_env env, napi_callback_info info) {
+  Args a(env, info, "keepMaskXoshiro", 4);
+  i64 ls, lo;
+  int32_t* st = a.i32(0, "state", &ls);
+  i64 n = a.dim(1, "n");
+  i64 thr = a.dim(2, "threshold");
+  uint8_t* out = a.u8(3, "out", &lo);
+  a.need("state", ls, 4);
+  a.need("out", lo, n);
+  a.check(thr <= (1LL << 24), "threshold must be <= 2^24");
+  if (a.failed) return nullptr;
+  keep_mask_xoshiro((uint32_t*)st, n, (uint32_t)thr, out);
+  return undef(env);
+}
+
+napi_value CompactDroppedEdges(napi_env env, napi_callback_info info) {
+  Args a(env, info, "compactDroppedEdges", 12);
+  i64 rows = a.dim(0, "rows");
+  i64 lip, lix, lv, lk, lp, l1, l2, l3, l4, l5, l6;
+  const int32_t* indptr = a.i32(1, "indptr", &lip);
+  const int32_t* indices = a.i32(2, "indices", &lix);
+  const float* values = a.f32(3, "values", &lv);
+  const uint8_t* kept = a.u8(4, "kept", &lk);
+  const int32_t* perm = a.i32(5, "perm", &lp);
+  int32_t* ipS = a.i32(6, "indptrS", &l1);
+  int32_t* ixS = a.i32(7, "indicesS", &l2);
+  float* vS = a.f32(8, "valuesS", &l3);
+  int32_t* ipT = a.i32(9, "indptrT", &l4);
+  int32_t* ixT = a.i32(10, "indicesT", &l5);
+  float* vT = a.f32(11, "valuesT", &l6);
+  a.need("indptr", lip, rows + 1);
+  a.need("indptrS", l1, rows + 1);
+  a.need("indptrT", l4, rows + 1);
+  if (a.failed) return nullptr;
+  // indptr must be a valid CSR row pointer over the arrays, and perm a map into [0, nnz)
+  a.check(indptr[0] == 0, "indptr[0] must be 0");
+  for (i64 r = 0; r < rows && !a.failed; r++) a.check(indptr[r + 1] >= indptr[r], "indptr must be non-decreasing");
+  if (a.failed) return nullptr;
+  i64 nnz = indptr[rows];
+  a.need("indices", lix, nnz);
+  a.need("values", lv, nnz);
+  a.need("kept", lk, nnz);
+  a.need("perm", lp, nnz);
+  a.need("indicesS", l2, nnz);
+  a.need("valuesS", l3, nnz);
+  a.need("indicesT", l5, nnz);
+  a.need("valuesT", l6, nnz);
+  if (a.failed) return nullptr;
+  for (i64 p = 0; p < nnz; p++) {
+    if ((uint64_t)(int64_t)perm[p] >= (uint64_t)nnz) {
+      a.check(false, "perm holds an index outside [0, nnz)");
+      return nullptr;
+    }
+  }
+  compact_dropped_edges(rows, indptr, indices, values, kept, perm, ipS, ixS, vS, ipT, ixT, vT);
+  return undef(env);
+}
+
+napi_value BprForward(napi_env env, napi_callback_info info) {
+  Args a(env, info, "bprForward", 6);
+  i64 B = a.dim(0, "B"), d = a.dim(1, "d");
+  i64 la, lp, ln, lc;
+  const float* A = a.f32(2, "A", &la);
+  const float* P = a.f32(3, "P", &lp);
+  const float* N = a.f32(4, "N", &ln);
+  double* coef = a.f64(5, "coef", &lc);
+  a.need("A", la, prod(B, d));
+  a.need("P", lp, prod(B, d));
+  a.need("N", ln, prod(B, d));
+  a.need("coef", lc, B);
+  if (a.failed) return nullptr;
+  return make_num(env, bpr_forward(B, d, A, P, N, coef));
+}
+
+napi_value BprBackward(napi_env env, napi_callback_info info) {
+  Args a(env, info, "bprBackward", 10);
+  i64 B = a.dim(0, "B"), d = a.dim(1, "d");
+  i64 la, lp, ln, lc, l1 = 0, l2 = 0, l3 = 0;
+  const float* A = a.f32(2, "A", &la);
+  const float* P = a.f32(3, "P", &lp);
+  const float* N = a.f32(4, "N", &ln);
+  const double* coef = a.f64(5, "coef", &lc);
+  double scale = a.num(6, "scale");
+  float* gA = a.is_null(7) ? nullptr : a.f32(7, "gA", &l1);
+  float* gP = a.is_null(8) ? nullptr : a.f32(8, "gP", &l2);
+  float* gN = a.is_null(9) ? nullptr : a.f32(9, "gN", &l3);
+  a.need("A", la, prod(B, d));
+  a.need("P", lp, prod(B, d));
+  a.need("N", ln, prod(B, d));
+  a.need("coef", lc, B);
+  if (gA) a.need("gA", l1, prod(B, d));
+  if (gP) a.need("gP", l2, prod(B, d));
+  if (gN) a.need("gN", l3, prod(B, d));
+  if (a.failed) return nullptr;
+  bpr_backward(B, d, A, P, N, coef, scale, gA, gP, gN);
+  return undef(env);
+}
+
 napi_value TopkRows(napi_env env, napi_callback_info info) {
   Args a(env, info, "topkRows", 6);
   i64 rows = a.dim(0, "rows"), cols = a.dim(1, "cols");
@@ -578,6 +686,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"scatterAddRows", ScatterAddRows}, {"rowDot", RowDot}, {"axpy", Axpy}, {"axpby", Axpby}, {"mul", Mul},
       {"sum", Sum}, {"sumSquares", SumSquares}, {"dot", Dot}, {"adam", Adam}, {"topkRows", TopkRows},
       {"leakyRelu", LeakyRelu}, {"leakyReluBackward", LeakyReluBackward},
+      {"keepMaskXoshiro", KeepMaskXoshiro}, {"compactDroppedEdges", CompactDroppedEdges},
+      {"bprForward", BprForward}, {"bprBackward", BprBackward},
       {"isa", Isa}, {"setIsa", SetIsa}, {"threads", Threads}, {"setThreads", SetThreads},
   };
   for (const Fn& f : fns) {

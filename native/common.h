@@ -70,6 +70,22 @@ void parallel_for(i64 ntasks, TaskFn fn, void* ctx, int max_workers);
 int pool_threads();
 int pool_set_threads(int n);
 
+// ---- training-step kernels (train_kernels.cc, baseline ISA) ----
+// n keep flags from the xoshiro128** stream whose state is s (advanced in place): flag i is
+// (next_u32 >> 8) >= threshold, i.e. float24 draw + keep rate >= 1 (see Rng.keepMask).
+void keep_mask_xoshiro(uint32_t* s, i64 n, uint32_t threshold, uint8_t* out);
+// Edge dropout on a CSR matrix (rows x rows, symmetric structure): S keeps entry p iff
+// kept[perm[p]], S^T iff kept[p]; both written compacted (dropped entries removed, order kept).
+// Output index/value arrays need room for indptr[rows] entries. indices/perm are not checked.
+void compact_dropped_edges(i64 rows, const int32_t* indptr, const int32_t* indices, const float* values,
+                           const uint8_t* kept, const int32_t* perm, int32_t* ipS, int32_t* ixS, float* vS,
+                           int32_t* ipT, int32_t* ixT, float* vT);
+// BPR over B rows of width d: coef[r] = sigmoid(x_r) / B with x_r = a.n - a.p; returns
+// sum_r softplus(x_r) (threshold 20). Backward: g += scale * coef * (n - p | -a | a); null skips.
+double bpr_forward(i64 B, i64 d, const float* A, const float* P, const float* N, double* coef);
+void bpr_backward(i64 B, i64 d, const float* A, const float* P, const float* N, const double* coef, double scale,
+                  float* gA, float* gP, float* gN);
+
 // Aligned scratch memory (64-byte aligned; free with scratch_free).
 void* scratch_alloc(size_t bytes);
 void scratch_free(void* p);

@@ -467,6 +467,96 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
       expect(() => n.dot(2, new Float32Array(2), new Int32Array(2) as unknown as Float32Array)).toThrow(TypeError);
     });
   });
+
+  describe('training-step kernels', () => {
+    it('keepMaskXoshiro: the flags and the advanced state equal the reference, any n', () => {
+      const r = rng(9);
+      for (const len of [0, 1, 17, 240929]) {
+        const st0 = Int32Array.from({ length: 4 }, () => (r() * 4294967296) | 0);
+        for (const thr of [0, 3355443, 1 << 24]) {
+          const wst = Int32Array.from(st0);
+          const want = new Uint8Array(len);
+          js.keepMaskXoshiro(wst, len, thr, want);
+          forAll((k, tag) => {
+            const st = Int32Array.from(st0);
+            const got = new Uint8Array(len).fill(7);
+            k.keepMaskXoshiro(st, len, thr, got);
+            expect(Array.from(st), `state ${tag}`).toEqual(Array.from(wst));
+            expect(Buffer.compare(Buffer.from(got), Buffer.from(want)), `flags ${tag} n=${len} thr=${thr}`).toBe(0);
+          });
+        }
+      }
+      expect(() => n.keepMaskXoshiro(new Int32Array(3), 1, 0, new Uint8Array(1))).toThrow(RangeError);
+      expect(() => n.keepMaskXoshiro(new Int32Array(4), 2, 0, new Uint8Array(1))).toThrow(RangeError);
+    });
+
+    it('compactDroppedEdges: S and S^T equal the reference (empty rows, all dropped, none dropped)', () => {
+      const r = rng(10);
+      for (const [rows, density] of [[0, 0], [1, 1], [7, 0.5], [300, 0.05]] as const) {
+        // a symmetric pattern, CSR, plus a random permutation standing for the storage order
+        const dense: number[][] = Array.from({ length: rows }, () => []);
+        for (let a = 0; a < rows; a++) for (let b = a + 1; b < rows; b++) if (r() < density) { dense[a]!.push(b); dense[b]!.push(a); }
+        dense.forEach((l) => l.sort((x, y) => x - y));
+        const indptr = new Int32Array(rows + 1);
+        for (let a = 0; a < rows; a++) indptr[a + 1] = indptr[a]! + dense[a]!.length;
+        const nnz = indptr[rows]!;
+        const indices = Int32Array.from(dense.flat());
+        const values = randF32(nnz, r, 0.1, 1);
+        const perm = Int32Array.from({ length: nnz }, (_, i) => i);
+        for (let i = nnz - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [perm[i], perm[j]] = [perm[j]!, perm[i]!]; }
+        for (const keepP of [0, 0.8, 1]) {
+          const kept = Uint8Array.from({ length: nnz }, () => (r() < keepP ? 1 : 0));
+          const out = () => [new Int32Array(rows + 1), new Int32Array(nnz), new Float32Array(nnz), new Int32Array(rows + 1), new Int32Array(nnz), new Float32Array(nnz)] as const;
+          const w = out();
+          js.compactDroppedEdges(rows, indptr, indices, values, kept, perm, ...w);
+          // the reference itself: S keeps p iff kept[perm[p]], S^T iff kept[p]
+          let keptS = 0;
+          for (let p = 0; p < nnz; p++) keptS += kept[perm[p]!]!;
+          expect(w[0][rows]).toBe(keptS);
+          expect(w[3][rows]).toBe(kept.reduce((a, b) => a + b, 0));
+          forAll((k, tag) => {
+            const g = out();
+            k.compactDroppedEdges(rows, indptr, indices, values, kept, perm, ...g);
+            for (let t = 0; t < 6; t++) {
+              const used = t % 3 === 0 ? rows + 1 : (t < 3 ? w[0][rows]! : w[3][rows]!);
+              expect(Array.from(g[t]!.subarray(0, used)), `${tag} rows=${rows} keep=${keepP} out ${t}`).toEqual(Array.from(w[t]!.subarray(0, used)));
+            }
+          });
+        }
+      }
+      const ip = Int32Array.of(0, 1, 2), ix = Int32Array.of(1, 0), v = Float32Array.of(1, 1), kp = Uint8Array.of(1, 1);
+      expect(() => n.compactDroppedEdges(2, ip, ix, v, kp, Int32Array.of(0, 2), new Int32Array(3), new Int32Array(2), new Float32Array(2), new Int32Array(3), new Int32Array(2), new Float32Array(2))).toThrow(RangeError);
+      expect(() => n.compactDroppedEdges(2, Int32Array.of(0, 2, 1), ix, v, kp, Int32Array.of(0, 1), new Int32Array(3), new Int32Array(2), new Float32Array(2), new Int32Array(3), new Int32Array(2), new Float32Array(2))).toThrow(RangeError);
+      expect(() => n.compactDroppedEdges(2, ip, ix, v, kp, Int32Array.of(0, 1), new Int32Array(3), new Int32Array(1), new Float32Array(2), new Int32Array(3), new Int32Array(2), new Float32Array(2))).toThrow(RangeError);
+    });
+
+    it('bprForward / bprBackward equal the reference (B = 0, d not a multiple of 16, null targets)', () => {
+      const r = rng(11);
+      for (const [B, d] of [[0, 32], [1, 1], [5, 17], [4096, 32], [1000, 33]] as const) {
+        const A = randF32(B * d, r), P = randF32(B * d, r), N = randF32(B * d, r);
+        A[0] = B > 0 ? 30 : 0; // a large margin takes the softplus threshold branch
+        const wc = new Float64Array(B);
+        const wl = js.bprForward(B, d, A, P, N, wc);
+        const g0 = () => [randF32(B * d, r, -1e-3, 1e-3), randF32(B * d, r, -1e-3, 1e-3), randF32(B * d, r, -1e-3, 1e-3)];
+        const start = g0();
+        const want = start.map((x) => Float32Array.from(x));
+        js.bprBackward(B, d, A, P, N, wc, 0.5, want[0]!, null, want[2]!);
+        forAll((k, tag) => {
+          const c = new Float64Array(B);
+          const l = k.bprForward(B, d, view(A), P, view(N), c);
+          expect(Math.abs(l - wl) / Math.max(1, Math.abs(wl)), `loss ${tag}`).toBeLessThan(1e-12);
+          expectClose(Array.from(c), Array.from(wc), 1e-12, `coef ${tag}`);
+          const got = start.map((x) => Float32Array.from(x));
+          k.bprBackward(B, d, A, P, N, wc, 0.5, got[0]!, null, got[2]!);
+          expectClose(got[0]!, want[0]!, 1e-7, `gA ${tag}`);
+          expect(Array.from(got[1]!)).toEqual(Array.from(start[1]!));
+          expectClose(got[2]!, want[2]!, 1e-7, `gN ${tag}`);
+        });
+      }
+      expect(() => n.bprForward(2, 2, new Float32Array(4), new Float32Array(4), new Float32Array(3), new Float64Array(2))).toThrow(RangeError);
+      expect(() => n.bprForward(2, 2, new Float32Array(4), new Float32Array(4), new Float32Array(4), new Float32Array(2) as unknown as Float64Array)).toThrow(TypeError);
+    });
+  });
 });
 
 describe('softmaxRows with the fused log-sum-exp output', () => {

@@ -10,7 +10,8 @@
 import type { CsrMatrix } from '../tensor/ops/sparse.js';
 import type { EdgeList } from '../tensor/ops/intent.js';
 import { csrFind, type CsrPattern } from './csr.js';
-import { allocUninit } from '../tensor/arena.js';
+import { allocInt32Uninit, allocUninit } from '../tensor/arena.js';
+import { getKernels } from '../kernels/index.js';
 
 export interface NormalizedAdjacency {
   /** Number of nodes (users + items). */
@@ -108,20 +109,22 @@ export function dropEdges(adj: NormalizedAdjacency, draws: Float32Array, keepRat
  * CSR with S^T (also CSR) attached for the backward pass.
  */
 export function dropEdgesByMask(adj: NormalizedAdjacency, keptStorage: Uint8Array): CsrMatrix {
-  // Dropped entries stay in the structure with value 0 (adding 0 * x leaves every sum exactly
-  // as it is without the entry), so no compaction is needed: S and S^T share Â's structure and
-  // differ only in their values. S at CSR position p is storage entry csrToStorage[p]; S^T at
-  // CSR position q = (r, c) holds S's entry (c, r), which is storage entry q itself.
+  // Dropped entries are removed (a propagation then gathers 20% fewer rows); the kept ones stay
+  // in Â's order, so every sum adds the same terms in the same order as with zero-valued
+  // entries in place. S at CSR position p is storage entry csrToStorage[p]; S^T at position
+  // q = (r, c) holds S's entry (c, r), which is storage entry q itself.
   const { indptr, indices, values } = adj.csr;
-  const inv = adj.csrToStorage;
   const nnz = indices.length;
-  const v = allocUninit(nnz);
+  if (keptStorage.length !== nnz) throw new RangeError(`edge dropout needs ${nnz} keep flags, got ${keptStorage.length}`);
+  const n = adj.n;
+  const ipS = allocInt32Uninit(n + 1);
+  const ixS = allocInt32Uninit(nnz);
+  const vS = allocUninit(nnz);
+  const ipT = allocInt32Uninit(n + 1);
+  const ixT = allocInt32Uninit(nnz);
   const vT = allocUninit(nnz);
-  for (let p = 0; p < nnz; p++) {
-    v[p] = keptStorage[inv[p]!]! * values[p]!;
-    vT[p] = keptStorage[p]! * values[p]!;
-  }
-  const S: CsrMatrix = { rows: adj.n, cols: adj.n, indptr, indices, values: v };
-  S.transposed = { rows: adj.n, cols: adj.n, indptr, indices, values: vT, transposed: S };
+  getKernels().compactDroppedEdges(n, indptr, indices, values, keptStorage, adj.csrToStorage, ipS, ixS, vS, ipT, ixT, vT);
+  const S: CsrMatrix = { rows: n, cols: n, indptr: ipS, indices: ixS, values: vS };
+  S.transposed = { rows: n, cols: n, indptr: ipT, indices: ixT, values: vT, transposed: S };
   return S;
 }

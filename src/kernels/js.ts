@@ -272,6 +272,83 @@ export const jsKernels: Kernels = {
     }
   },
 
+  keepMaskXoshiro(state, n, threshold, out) {
+    checkDim('n', n); need('state', state, 4); need('out', out, n);
+    let s0 = state[0] | 0, s1 = state[1] | 0, s2 = state[2] | 0, s3 = state[3] | 0;
+    for (let i = 0; i < n; i++) {
+      const x = Math.imul(s1, 5);
+      const result = Math.imul((x << 7) | (x >>> 25), 9);
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      out[i] = result >>> 8 >= threshold ? 1 : 0;
+    }
+    state[0] = s0; state[1] = s1; state[2] = s2; state[3] = s3;
+  },
+
+  compactDroppedEdges(rows, indptr, indices, values, kept, perm, indptrS, indicesS, valuesS, indptrT, indicesT, valuesT) {
+    checkDim('rows', rows);
+    need('indptr', indptr, rows + 1); need('indptrS', indptrS, rows + 1); need('indptrT', indptrT, rows + 1);
+    if (indptr[0] !== 0) fail('compactDroppedEdges: indptr[0] must be 0');
+    for (let r = 0; r < rows; r++) if (indptr[r + 1] < indptr[r]) fail('compactDroppedEdges: indptr must be non-decreasing');
+    const nnz = indptr[rows];
+    need('indices', indices, nnz); need('values', values, nnz); need('kept', kept, nnz); need('perm', perm, nnz);
+    need('indicesS', indicesS, nnz); need('valuesS', valuesS, nnz); need('indicesT', indicesT, nnz); need('valuesT', valuesT, nnz);
+    for (let p = 0; p < nnz; p++) if (!(perm[p] >= 0 && perm[p] < nnz)) fail(`compactDroppedEdges: perm[${p}] = ${perm[p]} is outside [0, ${nnz})`);
+    let qs = 0;
+    let qt = 0;
+    indptrS[0] = 0;
+    indptrT[0] = 0;
+    for (let r = 0; r < rows; r++) {
+      for (let p = indptr[r]; p < indptr[r + 1]; p++) {
+        if (kept[perm[p]]) { indicesS[qs] = indices[p]; valuesS[qs++] = values[p]; }
+        if (kept[p]) { indicesT[qt] = indices[p]; valuesT[qt++] = values[p]; }
+      }
+      indptrS[r + 1] = qs;
+      indptrT[r + 1] = qt;
+    }
+  },
+
+  bprForward(B, d, A, P, N, coef) {
+    checkDim('B', B); checkDim('d', d);
+    need('A', A, B * d); need('P', P, B * d); need('N', N, B * d); need('coef', coef, B);
+    let loss = 0;
+    for (let r = 0; r < B; r++) {
+      const o = r * d;
+      let sp = 0;
+      let sn = 0;
+      for (let c = 0; c < d; c++) {
+        sp += A[o + c] * P[o + c];
+        sn += A[o + c] * N[o + c];
+      }
+      const x = Math.fround(Math.fround(sn) - Math.fround(sp));
+      loss += x > 20 ? x : Math.log1p(Math.exp(x));
+      coef[r] = 1 / (1 + Math.exp(-x)) / B;
+    }
+    return loss;
+  },
+
+  bprBackward(B, d, A, P, N, coef, scale, gA, gP, gN) {
+    checkDim('B', B); checkDim('d', d);
+    need('A', A, B * d); need('P', P, B * d); need('N', N, B * d); need('coef', coef, B);
+    if (gA) need('gA', gA, B * d);
+    if (gP) need('gP', gP, B * d);
+    if (gN) need('gN', gN, B * d);
+    for (let r = 0; r < B; r++) {
+      const c = coef[r] * scale;
+      const o = r * d;
+      for (let k = 0; k < d; k++) {
+        if (gA) gA[o + k] += c * (N[o + k] - P[o + k]);
+        if (gP) gP[o + k] -= c * A[o + k];
+        if (gN) gN[o + k] += c * A[o + k];
+      }
+    }
+  },
+
   topkRows(rows, cols, X, k, outIdx, outVal) {
     checkDim('rows', rows); checkDim('cols', cols); checkDim('k', k);
     if (k > cols) fail(`topkRows: k (${k}) > cols (${cols})`);

@@ -96,6 +96,10 @@ export function loadNativeKernels(): NativeKernels | null {
     leakyRelu: a.leakyRelu,
     leakyReluBackward: a.leakyReluBackward,
     topkRows: a.topkRows,
+    keepMaskXoshiro: a.keepMaskXoshiro,
+    compactDroppedEdges: a.compactDroppedEdges,
+    bprForward: a.bprForward,
+    bprBackward: a.bprBackward,
   };
   return cached;
 }

@@ -105,6 +105,39 @@ export interface Kernels {
   leakyReluBackward(n: number, slope: number, x: Float32Array, g: Float32Array, beta: number, dx: Float32Array): void;
 
   /**
+   * Edge-dropout keep flags from a xoshiro128** stream: state (4 words, advanced in place, the
+   * layout of Rng) yields n draws; out[i] = (next_u32 >>> 8) >= threshold ? 1 : 0.
+   */
+  keepMaskXoshiro(state: Int32Array, n: number, threshold: number, out: Uint8Array): void;
+
+  /**
+   * Edge dropout on a CSR matrix with symmetric structure (rows x rows): S keeps entry p iff
+   * kept[perm[p]] != 0, S^T keeps it iff kept[p] != 0; both are written compacted (dropped
+   * entries removed, order kept) to (indptrS, indicesS, valuesS) and (indptrT, indicesT, valuesT),
+   * whose index/value arrays need room for indptr[rows] entries. perm entries lie in [0, nnz).
+   */
+  compactDroppedEdges(
+    rows: number, indptr: Int32Array, indices: Int32Array, values: Float32Array, kept: Uint8Array, perm: Int32Array,
+    indptrS: Int32Array, indicesS: Int32Array, valuesS: Float32Array,
+    indptrT: Int32Array, indicesT: Int32Array, valuesT: Float32Array,
+  ): void;
+
+  /**
+   * BPR forward over B rows of width d: x_r = fround(fround(a.n) - fround(a.p)) (dots in
+   * float64, index order), coef[r] = sigmoid(x_r) / B; returns sum_r softplus(x_r) (x > 20: x).
+   */
+  bprForward(B: number, d: number, A: Float32Array, P: Float32Array, N: Float32Array, coef: Float64Array): number;
+
+  /**
+   * BPR backward, accumulating: gA += s c (N - P), gP -= s c A, gN += s c A with c = coef[r]
+   * and s = scale (float64 arithmetic, one rounding per entry); a null target is skipped.
+   */
+  bprBackward(
+    B: number, d: number, A: Float32Array, P: Float32Array, N: Float32Array, coef: Float64Array, scale: number,
+    gA: Float32Array | null, gP: Float32Array | null, gN: Float32Array | null,
+  ): void;
+
+  /**
    * Row-wise top-k: for each row r < rows of X (rows x cols), the indices of the k largest
    * values in descending order (ties: lower index first), written to outIdx[r*k..] and their
    * values to outVal[r*k..]. k <= cols.

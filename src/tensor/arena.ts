@@ -61,6 +61,12 @@ export function allocUninit(n: number): Float32Array {
   return active ? active.alloc(n, false) : new Float32Array(n);
 }
 
+/** An Int32Array with unspecified contents, sharing the arena's storage (e.g. a step's CSR indices). */
+export function allocInt32Uninit(n: number): Int32Array {
+  const f = allocUninit(n);
+  return new Int32Array(f.buffer, f.byteOffset, n);
+}
+
 /** A copy of src's contents. */
 export function allocCopy(src: Float32Array): Float32Array {
   const out = allocUninit(src.length);

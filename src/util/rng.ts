@@ -6,6 +6,8 @@
  * Models draw through the narrow `RandomSource` interface, so the fixture tests can replay the
  * reference's recorded draws through the very same code path.
  */
+import { getKernels } from '../kernels/index.js';
+
 export interface RandomSource {
   /** n uniform floats in [0, 1) (float32 values), like torch.rand. */
   rand(n: number): Float32Array;
@@ -130,7 +132,8 @@ export class Rng implements RandomSource {
       else lo = mid + 1;
     }
     const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.next() >>> 8 >= lo ? 1 : 0;
+    // the same draws as next(), advanced in place (a native loop: this runs on every batch)
+    getKernels().keepMaskXoshiro(this.st, n, lo, out);
     return out;
   }
 
