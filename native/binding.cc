@@ -242,13 +242,19 @@ napi_value Spmm(napi_env env, napi_callback_info info) {
   double beta = a.num(6, "beta");
   float* Y = a.f32(7, "Y", &ly);
   if (a.failed) return nullptr;
+  // optional: bias B (Y = S X + beta Y + B) and a running sum SUM (SUM += Y)
+  i64 lb = 0, ls = 0;
+  const float* B = a.argc > 8 && !a.is_null(8) ? a.f32(8, "bias", &lb) : nullptr;
+  float* SUM = a.argc > 9 && !a.is_null(9) ? a.f32(9, "sum", &ls) : nullptr;
   a.need("indptr", lp, rows + 1);
   a.need("Y", ly, prod(rows, n));
+  if (B) a.need("bias", lb, prod(rows, n));
+  if (SUM) a.need("sum", ls, prod(rows, n));
   if (a.failed) return nullptr;
   if (rows == 0) return undef(env);
   i64 nnzCap = li < lv ? li : lv;
   i64 xrows = n > 0 ? lx / n : 0;
-  i64 code = g_table->spmm(rows, n, indptr, indices, values, nnzCap, X, xrows, (float)beta, Y);
+  i64 code = g_table->spmm(rows, n, indptr, indices, values, nnzCap, X, xrows, (float)beta, Y, B, SUM);
   if (code != 0) {
     sparse_error(a, code);
     return nullptr;

@@ -30,8 +30,9 @@ struct GemmArgs {
 struct KernelTable {
   const char* name;
   void (*gemm)(const GemmArgs& a);
+  // Y = S X + (beta Y + B) (B may be null); then SUM += Y when SUM is not null.
   i64 (*spmm)(i64 rows, i64 n, const int32_t* indptr, const int32_t* indices, const float* values,
-              i64 nnzCap, const float* X, i64 xrows, float beta, float* Y);
+              i64 nnzCap, const float* X, i64 xrows, float beta, float* Y, const float* B, float* SUM);
   i64 (*spmmT)(i64 rows, i64 cols, i64 n, const int32_t* indptr, const int32_t* indices,
                const float* values, i64 nnzCap, const float* X, float beta, float* Y);
   void (*softmaxRows)(i64 rows, i64 cols, const float* X, float* Y, float* lse);

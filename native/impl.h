@@ -770,7 +770,8 @@ static inline void prefetch_row(const float* p) {
 // One row of S @ X for the columns [j, j + 16*NV).
 template <int NV>
 static inline void spmm_row_vec(i64 s, i64 e, const int32_t* indices, const float* values, i64 nnzCap,
-                                const float* X, i64 n, i64 j, i64 xrows, float beta, float* y, i64* bad) {
+                                const float* X, i64 n, i64 j, i64 xrows, float beta, float* y, const float* bias,
+                                float* sum, i64* bad) {
   vf16 acc[NV];
   for (int u = 0; u < NV; u++) acc[u] = vf16{};
   for (i64 q = s; q < e; q++) {
@@ -789,17 +790,35 @@ static inline void spmm_row_vec(i64 s, i64 e, const int32_t* indices, const floa
     for (int u = 0; u < NV; u++) acc[u] = vfma(v, vload(x + 16 * u), acc[u]);
   }
   float* yy = y + j;
-  if (beta == 0.0f) {
+  if (bias) {
+    // y = S x + (beta * y + b): the same two roundings as adding b into y first, then spmm
+    const float* bb = bias + j;
+    if (beta == 0.0f) {
+      for (int u = 0; u < NV; u++) acc[u] = acc[u] + vload(bb + 16 * u);
+    } else {
+      const vf16 vb = vsplat(beta);
+      for (int u = 0; u < NV; u++) acc[u] = acc[u] + vfma(vb, vload(yy + 16 * u), vload(bb + 16 * u));
+    }
+    for (int u = 0; u < NV; u++) vstore(yy + 16 * u, acc[u]);
+  } else if (beta == 0.0f) {
     for (int u = 0; u < NV; u++) vstore(yy + 16 * u, acc[u]);
   } else {
     const vf16 vb = vsplat(beta);
-    for (int u = 0; u < NV; u++) vstore(yy + 16 * u, vfma(vb, vload(yy + 16 * u), acc[u]));
+    for (int u = 0; u < NV; u++) {
+      acc[u] = vfma(vb, vload(yy + 16 * u), acc[u]);
+      vstore(yy + 16 * u, acc[u]);
+    }
+  }
+  if (sum) {
+    float* ss = sum + j;
+    for (int u = 0; u < NV; u++) vstore(ss + 16 * u, vload(ss + 16 * u) + acc[u]);
   }
 }
 
 // Columns [j, n) (fewer than 16) of one row of S @ X.
 static inline void spmm_row_tail(i64 s, i64 e, const int32_t* indices, const float* values, const float* X,
-                                 i64 n, i64 j, i64 xrows, float beta, float* y, i64* bad) {
+                                 i64 n, i64 j, i64 xrows, float beta, float* y, const float* bias, float* sum,
+                                 i64* bad) {
   float acc[16] = {0};
   i64 w = n - j;
   for (i64 q = s; q < e; q++) {
@@ -812,11 +831,17 @@ static inline void spmm_row_tail(i64 s, i64 e, const int32_t* indices, const flo
     const float* x = X + (i64)c * n + j;
     for (i64 t = 0; t < w; t++) acc[t] = fmadd(v, x[t], acc[t]);
   }
-  for (i64 t = 0; t < w; t++) y[j + t] = beta == 0.0f ? acc[t] : fmadd(beta, y[j + t], acc[t]);
+  for (i64 t = 0; t < w; t++) {
+    float r;
+    if (bias) r = acc[t] + (beta == 0.0f ? bias[j + t] : fmadd(beta, y[j + t], bias[j + t]));
+    else r = beta == 0.0f ? acc[t] : fmadd(beta, y[j + t], acc[t]);
+    y[j + t] = r;
+    if (sum) sum[j + t] += r;
+  }
 }
 
 static i64 k_spmm(i64 rows, i64 n, const int32_t* indptr, const int32_t* indices, const float* values,
-                  i64 nnzCap, const float* X, i64 xrows, float beta, float* Y) {
+                  i64 nnzCap, const float* X, i64 xrows, float beta, float* Y, const float* B, float* SUM) {
   i64 bad = 0;
   i64 nnz = rows > 0 ? imax(0, (i64)indptr[rows] - (i64)indptr[0]) : 0;
   double work = (double)(nnz + rows) * (double)(n + 8);
@@ -825,23 +850,25 @@ static i64 k_spmm(i64 rows, i64 n, const int32_t* indptr, const int32_t* indices
     for (i64 r = lo; r < hi; r++) {
       i64 s = indptr[r], e = indptr[r + 1];
       float* y = Y + r * n;
+      const float* b = B ? B + r * n : nullptr;
+      float* sm = SUM ? SUM + r * n : nullptr;
       if (s < 0 || e < s || e > nnzCap) {
         lbad = -(r + 1);
         s = e = 0;
       }
       i64 j = 0;
-      for (; j + 64 <= n; j += 64) spmm_row_vec<4>(s, e, indices, values, nnzCap, X, n, j, xrows, beta, y, &lbad);
+      for (; j + 64 <= n; j += 64) spmm_row_vec<4>(s, e, indices, values, nnzCap, X, n, j, xrows, beta, y, b, sm, &lbad);
       if (j + 48 <= n) {
-        spmm_row_vec<3>(s, e, indices, values, nnzCap, X, n, j, xrows, beta, y, &lbad);
+        spmm_row_vec<3>(s, e, indices, values, nnzCap, X, n, j, xrows, beta, y, b, sm, &lbad);
         j += 48;
       } else if (j + 32 <= n) {
-        spmm_row_vec<2>(s, e, indices, values, nnzCap, X, n, j, xrows, beta, y, &lbad);
+        spmm_row_vec<2>(s, e, indices, values, nnzCap, X, n, j, xrows, beta, y, b, sm, &lbad);
         j += 32;
       } else if (j + 16 <= n) {
-        spmm_row_vec<1>(s, e, indices, values, nnzCap, X, n, j, xrows, beta, y, &lbad);
+        spmm_row_vec<1>(s, e, indices, values, nnzCap, X, n, j, xrows, beta, y, b, sm, &lbad);
         j += 16;
       }
-      if (j < n) spmm_row_tail(s, e, indices, values, X, n, j, xrows, beta, y, &lbad);
+      if (j < n) spmm_row_tail(s, e, indices, values, X, n, j, xrows, beta, y, b, sm, &lbad);
     }
     if (lbad != 0) __atomic_store_n(&bad, lbad, __ATOMIC_RELAXED);
   });

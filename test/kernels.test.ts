@@ -469,6 +469,34 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
   });
 
   describe('training-step kernels', () => {
+    it('spmm with a bias and a running sum (the fused propagation) equals the reference', () => {
+      const r = rng(12);
+      for (const [rows, n] of [[0, 32], [1, 1], [50, 17], [2000, 32], [300, 70]] as const) {
+        const indptr = new Int32Array(rows + 1);
+        const idx: number[] = [];
+        for (let a = 0; a < rows; a++) {
+          for (let b = 0; b < rows; b++) if (r() < Math.min(1, 6 / Math.max(rows, 1))) idx.push(b);
+          indptr[a + 1] = idx.length;
+        }
+        const indices = Int32Array.from(idx);
+        const values = randF32(idx.length, r);
+        const X = randF32(rows * n, r), Y0 = randF32(rows * n, r), B = randF32(rows * n, r), S0 = randF32(rows * n, r);
+        for (const beta of [0, 1]) {
+          for (const alias of [false, true]) {
+            const wy = Float32Array.from(Y0), ws = Float32Array.from(S0);
+            js.spmm(rows, n, indptr, indices, values, X, beta, wy, alias ? wy : B, ws);
+            forAll((k, tag) => {
+              const y = view(Y0), sm = Float32Array.from(S0);
+              k.spmm(rows, n, indptr, indices, values, X, beta, y, alias ? y : view(B), sm);
+              expectClose(y, wy, 1e-5, `spmm+bias Y ${tag} rows=${rows} n=${n} beta=${beta} alias=${alias}`);
+              expectClose(sm, ws, 1e-5, `spmm+bias sum ${tag}`);
+            });
+          }
+        }
+      }
+      expect(() => n.spmm(1, 2, Int32Array.of(0, 0), new Int32Array(0), new Float32Array(0), new Float32Array(2), 0, new Float32Array(2), new Float32Array(1))).toThrow(RangeError);
+    });
+
     it('keepMaskXoshiro: the flags and the advanced state equal the reference, any n', () => {
       const r = rng(9);
       for (const len of [0, 1, 17, 240929]) {

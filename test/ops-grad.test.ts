@@ -78,6 +78,48 @@ describe('finite-difference gradients of every op', () => {
     };
     gradCheck('spmm (transposed CSR backward)', [randT([4, 3])], (x) => ops.spmm({ ...S, transposed: T }, x!));
   });
+  it('fused LightGCN propagation (propagateSum): gradients, and the same numbers as spmm + addN', () => {
+    // a symmetric 5x5 pattern given as S with its transpose, and without (spmmT backward)
+    const S: ops.CsrMatrix = {
+      rows: 5, cols: 5,
+      indptr: Int32Array.of(0, 2, 4, 6, 8, 10), indices: Int32Array.of(1, 4, 0, 2, 1, 3, 2, 4, 0, 3),
+      values: Float32Array.of(0.5, -1, 0.7, 0.25, 1.5, 0.3, -0.6, 0.9, 0.2, 1.1),
+    };
+    const T: ops.CsrMatrix = { ...S, values: Float32Array.of(0.7, 0.2, 0.5, 1.5, 0.25, -0.6, 0.3, 1.1, -1, 0.9) };
+    const withT = { ...S, transposed: T };
+    for (const graph of [S, withT]) {
+      gradCheck('propagateSum: sum', [randT([5, 3])], (x) => ops.propagateSum(graph, x!, 3).sum);
+      // a layer consumed besides the sum: its own gradient joins the recursion
+      gradCheck('propagateSum: sum + layer 2', [randT([5, 3])], (x) => {
+        const r = ops.propagateSum(graph, x!, 3);
+        return ops.add(r.sum, ops.scale(r.layers[2]!, 0.7));
+      });
+      gradCheck('propagateSum: last layer only', [randT([5, 3])], (x) => ops.propagateSum(graph, x!, 2).layers[2]!);
+    }
+    // bit-identical to the unfused ops, forward and backward (x0 with a gradient already there)
+    const run = (fused: boolean): Float32Array[] => {
+      const x = randT([5, 3]);
+      x.data.set(Float32Array.from({ length: 15 }, (_, i) => Math.sin(i + 1)));
+      x.grad = Float32Array.from({ length: 15 }, (_, i) => 0.01 * i);
+      const tape = new Tape();
+      const out = withTape(tape, () => {
+        let sum: Tensor, layers: Tensor[];
+        if (fused) ({ sum, layers } = ops.propagateSum(withT, x, 3));
+        else {
+          layers = [x];
+          for (let l = 0; l < 3; l++) layers.push(ops.spmm(withT, layers[l]!));
+          sum = ops.addN(layers);
+        }
+        return ops.add(ops.scale(sum, 1.3), ops.scale(layers[1]!, -0.4));
+      });
+      out.grad = Float32Array.from({ length: 15 }, (_, i) => Math.cos(i));
+      tape.backward(new Tensor(Float32Array.of(0), []));
+      return [Float32Array.from(out.data), Float32Array.from(x.grad!)];
+    };
+    const [a, b] = [run(false), run(true)];
+    expect(Array.from(b[0]!)).toEqual(Array.from(a[0]!));
+    expect(Array.from(b[1]!)).toEqual(Array.from(a[1]!));
+  });
   it('elementwise ops', () => {
     gradCheck('addN', [randT([2, 3]), randT([2, 3]), randT([2, 3])], (a, b, c) => ops.addN([a!, b!, c!]));
     gradCheck('lincomb', [randT([2, 3]), randT([2, 3])], (a, b) => ops.lincomb(0.3, a!, -2, b!));

@@ -76,12 +76,14 @@ export const jsKernels: Kernels = {
     }
   },
 
-  spmm(rows, n, indptr, indices, values, X, beta, Y) {
+  spmm(rows, n, indptr, indices, values, X, beta, Y, bias, sum) {
     checkDim('rows', rows); checkDim('n', n);
     need('indptr', indptr, rows + 1);
     const nnz = rows > 0 ? indptr[rows] : 0;
     need('indices', indices, nnz); need('values', values, nnz);
     need('Y', Y, rows * n);
+    if (bias) need('bias', bias, rows * n);
+    if (sum) need('sum', sum, rows * n);
     const acc = new Float64Array(n);
     for (let r = 0; r < rows; r++) {
       acc.fill(0);
@@ -94,8 +96,12 @@ export const jsKernels: Kernels = {
         for (let j = 0; j < n; j++) acc[j] += v * X[xo + j];
       }
       const yo = r * n;
-      if (beta === 0) for (let j = 0; j < n; j++) Y[yo + j] = acc[j];
+      if (bias) {
+        // the bias joins beta * Y first (float32), then the product: as if added into Y beforehand
+        for (let j = 0; j < n; j++) Y[yo + j] = acc[j] + Math.fround(beta === 0 ? bias[yo + j] : beta * Y[yo + j] + bias[yo + j]);
+      } else if (beta === 0) for (let j = 0; j < n; j++) Y[yo + j] = acc[j];
       else for (let j = 0; j < n; j++) Y[yo + j] = acc[j] + beta * Y[yo + j];
+      if (sum) for (let j = 0; j < n; j++) sum[yo + j] += Y[yo + j];
     }
   },
 

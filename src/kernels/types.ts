@@ -32,10 +32,12 @@ export interface Kernels {
   /**
    * Y = S @ X + beta * Y with S a CSR matrix of `rows` rows; X has (max column index + 1) rows
    * and n columns (row-major, ld = n); Y is rows x n (ld = n). beta = 0: Y not read.
+   * Fused extras (both optional, rows x n): with `bias`, Y = S @ X + (beta * Y + bias) (bias may
+   * alias Y); with `sum`, afterwards sum += Y (a running sum of layers, in the same pass).
    */
   spmm(
     rows: number, n: number, indptr: Int32Array, indices: Int32Array, values: Float32Array,
-    X: Float32Array, beta: number, Y: Float32Array,
+    X: Float32Array, beta: number, Y: Float32Array, bias?: Float32Array | null, sum?: Float32Array | null,
   ): void;
 
   /**

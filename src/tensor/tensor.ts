@@ -129,6 +129,19 @@ export function noGrad<T>(fn: () => T): T {
 }
 
 /**
+ * record() for an op with several outputs: marks each as needing a gradient and records
+ * `backward`, which runs if any output received one (it reads their .grad itself).
+ */
+export function recordMulti(outs: readonly Tensor[], inputs: readonly Tensor[], backward: () => void): void {
+  if (active && inputs.some((t) => t.requiresGrad)) {
+    for (const o of outs) o.requiresGrad = true;
+    active.push(() => {
+      if (outs.some((o) => o.grad)) backward();
+    });
+  }
+}
+
+/**
  * If a tape is recording and any input needs a gradient, marks `out` as needing one and
  * records `backward` (called with out.grad, which is then guaranteed to exist).
  */

@@ -6,7 +6,7 @@
 import { dropEdges, dropEdgesByMask, type NormalizedAdjacency } from '../../data/graph.js';
 import { xavierUniform } from '../../nn/init.js';
 import type { ParamStore } from '../../nn/params.js';
-import { addN, spmm, type CsrMatrix } from '../../tensor/ops/index.js';
+import { propagateSum, type CsrMatrix } from '../../tensor/ops/index.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import type { PairBatch } from '../../data/sampler.js';
@@ -71,11 +71,8 @@ export class LightGCNBackbone implements Backbone {
   }
 
   propagate(graph: CsrMatrix, input: Tensor): BackboneOutput {
-    const layers = [input];
-    for (let l = 0; l < this.cfg.layerNum; l++) layers.push(spmm(graph, layers[l]!));
-    const all = addN(layers);
-    const U = this.adj.numUsers;
-    return makeOutput(all, U, layers, graph);
+    const { layers, sum } = propagateSum(graph, input, this.cfg.layerNum);
+    return makeOutput(sum, this.adj.numUsers, layers, graph);
   }
 
   forwardTrain(rnd: RandomSource, input: Tensor, _batch: PairBatch): TrainForward {

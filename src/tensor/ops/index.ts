@@ -1,5 +1,5 @@
 export { matmul, linear } from './linalg.js';
-export { spmm, type CsrMatrix } from './sparse.js';
+export { spmm, propagateSum, type CsrMatrix } from './sparse.js';
 export { add, addN, lincomb, sub, scale, mul, softplus, leakyRelu, exp, log, sigmoid, addScalar } from './elementwise.js';
 export { sum, mean, sumSquares, rowDot, sumScalars } from './reduce.js';
 export { gatherRows, concatRows, sliceRows } from './rows.js';
