@@ -583,6 +583,23 @@ napi_value CompactDroppedEdges(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+napi_value RowAxpby(napi_env env, napi_callback_info info) {
+  Args a(env, info, "rowAxpby", 6);
+  i64 rows = a.dim(0, "rows"), cols = a.dim(1, "cols");
+  i64 la, lx, lb = 0, ly;
+  const float* alpha = a.f32(2, "alpha", &la);
+  const float* X = a.f32(3, "X", &lx);
+  const float* beta = a.is_null(4) ? nullptr : a.f32(4, "beta", &lb);
+  float* Y = a.f32(5, "Y", &ly);
+  a.need("alpha", la, rows);
+  a.need("X", lx, prod(rows, cols));
+  if (beta) a.need("beta", lb, rows);
+  a.need("Y", ly, prod(rows, cols));
+  if (a.failed) return nullptr;
+  row_axpby(rows, cols, alpha, X, beta, Y);
+  return undef(env);
+}
+
 napi_value BprForward(napi_env env, napi_callback_info info) {
   Args a(env, info, "bprForward", 6);
   i64 B = a.dim(0, "B"), d = a.dim(1, "d");
@@ -693,7 +710,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"sum", Sum}, {"sumSquares", SumSquares}, {"dot", Dot}, {"adam", Adam}, {"topkRows", TopkRows},
       {"leakyRelu", LeakyRelu}, {"leakyReluBackward", LeakyReluBackward},
       {"keepMaskXoshiro", KeepMaskXoshiro}, {"compactDroppedEdges", CompactDroppedEdges},
-      {"bprForward", BprForward}, {"bprBackward", BprBackward},
+      {"rowAxpby", RowAxpby}, {"bprForward", BprForward}, {"bprBackward", BprBackward},
       {"isa", Isa}, {"setIsa", SetIsa}, {"threads", Threads}, {"setThreads", SetThreads},
   };
   for (const Fn& f : fns) {

@@ -87,6 +87,9 @@ double bpr_forward(i64 B, i64 d, const float* A, const float* P, const float* N,
 void bpr_backward(i64 B, i64 d, const float* A, const float* P, const float* N, const double* coef, double scale,
                   float* gA, float* gP, float* gN);
 
+// Y[r,:] = alpha[r] * X[r,:] + beta[r] * Y[r,:] (beta null: Y not read); X may alias Y.
+void row_axpby(i64 rows, i64 cols, const float* alpha, const float* X, const float* beta, float* Y);
+
 // Aligned scratch memory (64-byte aligned; free with scratch_free).
 void* scratch_alloc(size_t bytes);
 void scratch_free(void* p);

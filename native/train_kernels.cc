@@ -102,7 +102,42 @@ void compact_task(void* c, i64 t) {
   }
 }
 
+struct RowAxpbyCtx {
+  i64 rows, cols, chunk;
+  const float* alpha;
+  const float* X;
+  const float* beta;
+  float* Y;
+};
+
+void row_axpby_task(void* c, i64 t) {
+  RowAxpbyCtx* k = (RowAxpbyCtx*)c;
+  i64 r0 = t * k->chunk, r1 = r0 + k->chunk;
+  if (r1 > k->rows) r1 = k->rows;
+  const i64 n = k->cols;
+  for (i64 r = r0; r < r1; r++) {
+    const float a = k->alpha[r];
+    const float* x = k->X + r * n;
+    float* y = k->Y + r * n;
+    if (k->beta) {
+      const float b = k->beta[r];
+      for (i64 j = 0; j < n; j++) y[j] = a * x[j] + b * y[j];
+    } else {
+      for (i64 j = 0; j < n; j++) y[j] = a * x[j];
+    }
+  }
+}
+
 }  // namespace
+
+void row_axpby(i64 rows, i64 cols, const float* alpha, const float* X, const float* beta, float* Y) {
+  if (rows <= 0 || cols <= 0) return;
+  i64 chunk = 65536 / cols;
+  if (chunk < 1) chunk = 1;
+  RowAxpbyCtx c{rows, cols, chunk, alpha, X, beta, Y};
+  i64 tasks = (rows + chunk - 1) / chunk;
+  parallel_for(tasks, &row_axpby_task, &c, (double)rows * (double)cols < 100000.0 ? 1 : 1 << 30);
+}
 
 void keep_mask_xoshiro(uint32_t* s, i64 n, uint32_t threshold, uint8_t* out) {
   uint32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];

@@ -497,6 +497,28 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
       expect(() => n.spmm(1, 2, Int32Array.of(0, 0), new Int32Array(0), new Float32Array(0), new Float32Array(2), 0, new Float32Array(2), new Float32Array(1))).toThrow(RangeError);
     });
 
+    it('rowAxpby equals the reference (beta null and given, X aliasing Y, odd widths)', () => {
+      const r = rng(13);
+      for (const [rows, cols] of [[0, 5], [1, 1], [7, 17], [300, 1536], [3, 100003]] as const) {
+        const X = randF32(rows * cols, r), Y0 = randF32(rows * cols, r), al = randF32(rows, r), be = randF32(rows, r);
+        for (const withBeta of [false, true]) {
+          const w = Float32Array.from(Y0);
+          js.rowAxpby(rows, cols, al, X, withBeta ? be : null, w);
+          const wa = Float32Array.from(X);
+          js.rowAxpby(rows, cols, al, wa, withBeta ? be : null, wa);
+          forAll((k, tag) => {
+            const y = view(Y0);
+            k.rowAxpby(rows, cols, al, view(X), withBeta ? be : null, y);
+            bitsEqual(y, w, `rowAxpby ${tag} ${rows}x${cols} beta=${withBeta}`);
+            const a = Float32Array.from(X);
+            k.rowAxpby(rows, cols, al, a, withBeta ? be : null, a);
+            bitsEqual(a, wa, `rowAxpby aliased ${tag}`);
+          });
+        }
+      }
+      expect(() => n.rowAxpby(2, 2, new Float32Array(1), new Float32Array(4), null, new Float32Array(4))).toThrow(RangeError);
+    });
+
     it('keepMaskXoshiro: the flags and the advanced state equal the reference, any n', () => {
       const r = rng(9);
       for (const len of [0, 1, 17, 240929]) {

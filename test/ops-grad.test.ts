@@ -157,6 +157,31 @@ describe('finite-difference gradients of every op', () => {
     gradCheck('sslConLoss', [randT([5, 3]), randT([5, 3])], (x, y) => ops.sslConLoss(x!, y!, 0.5), 1e-3);
     gradCheck('sslConLoss t=1', [randT([5, 3]), randT([5, 3])], (x, y) => ops.sslConLoss(x!, y!, 1), 1e-3);
   });
+  it('sslConLoss with a fixed target (no y gradient) and with scores re-associated through a linear layer', () => {
+    // y without a gradient: the dx-only path
+    const yFixed = randT([6, 4]);
+    yFixed.requiresGrad = false;
+    gradCheck('sslConLoss, fixed y', [randT([6, 4]), yFixed], (x, y) => ops.sslConLoss(x!, y!, 0.5), 1e-3);
+    // x = linear(h, W, b) with h narrow enough (N = 40, d = 16, h = 4) for the factored scores
+    const h = randT([40, 4]);
+    const W = randT([16, 4]);
+    const b = randT([16]);
+    const target = randT([40, 16]);
+    target.requiresGrad = false;
+    const viaFactors = (hh: Tensor, ww: Tensor, bb: Tensor) =>
+      ops.sslConLoss(ops.linear(hh, ww, bb), target, 0.7, { hidden: hh.data, weight: ww.data, bias: bb.data, h: 4 });
+    gradCheck('sslConLoss, factored scores', [h, W, b], viaFactors, 1e-2, 3e-3);
+    const plain = (hh: Tensor, ww: Tensor, bb: Tensor) => ops.sslConLoss(ops.linear(hh, ww, bb), target, 0.7);
+    const grads = (f: typeof plain) => {
+      for (const t of [h, W, b]) t.grad = null;
+      const tape = new Tape();
+      const l = withTape(tape, () => f(h, W, b));
+      tape.backward(l);
+      return [l.item(), ...[h, W, b].flatMap((t) => Array.from(t.grad!))];
+    };
+    const [a, c] = [grads(plain), grads(viaFactors)];
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - c[i]!), `entry ${i}`).toBeLessThan(1e-5 * Math.max(1, Math.abs(a[i]!)));
+  });
   it('blocked contrastive losses equal the one-block result (values and gradients)', () => {
     const x = randT([37, 5]);
     const y = randT([37, 5]);

@@ -319,6 +319,19 @@ export const jsKernels: Kernels = {
     }
   },
 
+  rowAxpby(rows, cols, alpha, X, beta, Y) {
+    checkDim('rows', rows); checkDim('cols', cols);
+    need('alpha', alpha, rows); need('X', X, rows * cols); need('Y', Y, rows * cols);
+    if (beta) need('beta', beta, rows);
+    for (let r = 0; r < rows; r++) {
+      const a = alpha[r], o = r * cols;
+      if (beta) {
+        const b = beta[r];
+        for (let j = 0; j < cols; j++) Y[o + j] = Math.fround(Math.fround(a * X[o + j]) + Math.fround(b * Y[o + j]));
+      } else for (let j = 0; j < cols; j++) Y[o + j] = a * X[o + j];
+    }
+  },
+
   bprForward(B, d, A, P, N, coef) {
     checkDim('B', B); checkDim('d', d);
     need('A', A, B * d); need('P', P, B * d); need('N', N, B * d); need('coef', coef, B);

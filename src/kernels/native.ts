@@ -98,6 +98,7 @@ export function loadNativeKernels(): NativeKernels | null {
     topkRows: a.topkRows,
     keepMaskXoshiro: a.keepMaskXoshiro,
     compactDroppedEdges: a.compactDroppedEdges,
+    rowAxpby: a.rowAxpby,
     bprForward: a.bprForward,
     bprBackward: a.bprBackward,
   };

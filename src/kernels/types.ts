@@ -125,6 +125,12 @@ export interface Kernels {
   ): void;
 
   /**
+   * Row-scaled axpby: Y[r,:] = alpha[r] * X[r,:] + beta[r] * Y[r,:] (float32 arithmetic); with
+   * beta null, Y = diag(alpha) X and Y is not read. X may alias Y.
+   */
+  rowAxpby(rows: number, cols: number, alpha: Float32Array, X: Float32Array, beta: Float32Array | null, Y: Float32Array): void;
+
+  /**
    * BPR forward over B rows of width d: x_r = fround(fround(a.n) - fround(a.p)) (dots in
    * float64, index order), coef[r] = sigmoid(x_r) / B; returns sum_r softplus(x_r) (x > 20: x).
    */

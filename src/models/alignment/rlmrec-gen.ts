@@ -5,8 +5,9 @@
  */
 import { MLP } from '../../nn/mlp.js';
 import type { ParamStore } from '../../nn/params.js';
-import { gatherRows, maskRows, scale, sslConLoss } from '../../tensor/ops/index.js';
+import { gatherRows, leakyRelu, linear, maskRows, scale, sslConLoss } from '../../tensor/ops/index.js';
 import { Tensor } from '../../tensor/tensor.js';
+import { allocUninit } from '../../tensor/arena.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import type { AlignContext, Alignment, TextVectors } from './types.js';
 import type { Backbone } from '../backbones/types.js';
@@ -68,10 +69,14 @@ export class MaskedReconstruction implements Alignment {
     if (!seeds) throw new Error('rlmrec-gen: terms() before transformInput()');
     this.seeds = null;
     if (this.cfg.reconWeight === 0) return [['recon_loss', new Tensor(Float32Array.of(0), [])]];
-    const enc = this.mlp.forward(gatherRows(ctx.out.all, seeds));
+    // the MLP's last hidden layer goes to the loss too: its scores re-associate through it
+    const hidden = leakyRelu(this.mlp.pre(gatherRows(ctx.out.all, seeds)), 0.01);
+    const enc = linear(hidden, this.mlp.w2, this.mlp.b2);
     const dp = this.usr.cols;
-    const target = new Tensor(new Float32Array(seeds.length * dp), [seeds.length, dp]);
+    // a recycled step buffer: a fresh 18 MB array per batch costs more than filling it
+    const target = new Tensor(allocUninit(seeds.length * dp), [seeds.length, dp]);
     for (let i = 0; i < seeds.length; i++) target.data.set(this.prfRow(seeds[i]!), i * dp);
-    return [['recon_loss', scale(sslConLoss(enc, target, this.cfg.reTemperature), this.cfg.reconWeight)]];
+    const factors = { hidden: hidden.data, weight: this.mlp.w2.data, bias: this.mlp.b2.data, h: hidden.cols };
+    return [['recon_loss', scale(sslConLoss(enc, target, this.cfg.reTemperature, factors), this.cfg.reconWeight)]];
   }
 }

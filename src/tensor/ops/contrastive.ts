@@ -9,7 +9,7 @@
  * - sslConLoss: the reference's `ssl_con_loss` (F.normalize with eps 1e-12, the MEAN over rows of
  *   -log(exp(x_n.y_n/t) / (sum_m exp(x_n.y_m/t) + 1e-8) + 1e-8)).
  */
-import { alloc } from '../arena.js';
+import { alloc, allocUninit } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
 import { Tensor, accGrad, record } from '../tensor.js';
 
@@ -40,14 +40,21 @@ function dims(t: Tensor, what: string): [number, number] {
 
 /** Row normalisation x / s with s = sqrt(eps + |x|^2) (sqrtEps) or max(|x|, eps) (clamp). */
 function normalizeRows(x: Float32Array, rows: number, d: number, eps: number, mode: 'sqrtEps' | 'clamp') {
-  const y = alloc(rows * d);
+  const y = allocUninit(rows * d);
   const s = new Float64Array(rows);
+  if (mode === 'clamp') {
+    // F.normalize: the kernel's x / max(|x|, eps), with s = |x| unclamped
+    const norms = new Float32Array(rows);
+    getKernels().l2NormalizeRows(rows, d, x, eps, y, norms);
+    for (let r = 0; r < rows; r++) s[r] = norms[r]!;
+    return { y, s };
+  }
   for (let r = 0; r < rows; r++) {
     const o = r * d;
     let ss = 0;
     for (let c = 0; c < d; c++) ss += x[o + c]! * x[o + c]!;
-    const n = mode === 'sqrtEps' ? Math.sqrt(eps + ss) : Math.max(Math.sqrt(ss), eps);
-    s[r] = mode === 'sqrtEps' ? n : Math.sqrt(ss);
+    const n = Math.sqrt(eps + ss);
+    s[r] = n;
     const inv = 1 / n;
     for (let c = 0; c < d; c++) y[o + c] = x[o + c]! * inv;
   }
@@ -59,6 +66,21 @@ function normalizeRows(x: Float32Array, rows: number, d: number, eps: number, mo
  * w.r.t. x): (g - y (y.g)) / s, or g / eps where the clamp was active.
  */
 function normalizeBackward(g: Float32Array, y: Float32Array, s: Float64Array, rows: number, d: number, eps: number, mode: 'sqrtEps' | 'clamp') {
+  if (rows * d >= 65536) {
+    // two kernel passes: dots, then g = (-dot/s) y + (1/s) g row by row
+    const k = getKernels();
+    const dots = new Float32Array(rows);
+    k.rowDot(rows, d, y, g, dots);
+    const alpha = new Float32Array(rows);
+    const beta = new Float32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const clamped = mode === 'clamp' && !(s[r]! > eps);
+      beta[r] = clamped ? 1 / eps : 1 / s[r]!;
+      alpha[r] = clamped ? 0 : -dots[r]! / s[r]!;
+    }
+    k.rowAxpby(rows, d, alpha, y, beta, g);
+    return;
+  }
   for (let r = 0; r < rows; r++) {
     const o = r * d;
     if (mode === 'clamp' && !(s[r]! > eps)) {
@@ -136,36 +158,82 @@ export function infoNCE(x: Tensor, y: Tensor, all: Tensor, temp: number): Tensor
 /**
  * mean_n -log( exp(x̂_n.ŷ_n/t) / (sum_m exp(x̂_n.ŷ_m/t) + 1e-8) + 1e-8 ), x̂ = F.normalize(x).
  */
-export function sslConLoss(x: Tensor, y: Tensor, temp = 1): Tensor {
+/**
+ * x given as the output of a linear layer, x = hidden weight^T + bias (hidden N x h, weight d x h),
+ * so the N x N scores can be re-associated through the narrower hidden width.
+ */
+export interface LinearFactors {
+  hidden: Float32Array;
+  weight: Float32Array;
+  bias: Float32Array | null;
+  h: number;
+}
+
+/**
+ * With factors, the scores x̂ ŷ^T / t are computed as diag(r / t) (H (ŷ W)^T + (ŷ b)) (r the
+ * inverse row norms of x): N d h + N^2 (h + 1) multiply-adds instead of N^2 d. The same numbers
+ * up to float rounding; used only where it saves at least a tenth.
+ */
+function factoredScores(f: LinearFactors | undefined, N: number, d: number): boolean {
+  if (!f) return false;
+  return N * d * f.h + N * N * (f.h + 1) < 0.9 * N * N * d;
+}
+
+export function sslConLoss(x: Tensor, y: Tensor, temp = 1, factors?: LinearFactors): Tensor {
   const k = getKernels();
   const [N, d] = dims(x, 'sslConLoss');
   const [Ny, dy] = dims(y, 'sslConLoss');
   if (Ny !== N || dy !== d) throw new RangeError(`sslConLoss: shapes [${x.shape}] and [${y.shape}] differ`);
+  // a side that needs no gradient (RLMRec-Gen's fixed profile targets) skips its N x N x d GEMM
+  const needX = x.requiresGrad;
+  const needY = y.requiresGrad;
   const EPS = 1e-12;
   const nx = normalizeRows(x.data, N, d, EPS, 'clamp');
   const ny = normalizeRows(y.data, N, d, EPS, 'clamp');
-  const gx = alloc(N * d);
-  const gy = alloc(N * d);
+  const diag = new Float32Array(N);
+  k.rowDot(N, d, nx.y, ny.y, diag);
+  const gx = needX ? allocUninit(N * d) : new Float32Array(0);
+  const gy = needY ? alloc(N * d) : new Float32Array(0);
   const inv = 1 / temp;
   const br = blockRows(N, d);
-  const P = alloc(Math.min(br, N) * N);
-  const lse = alloc(Math.min(br, N));
-  const coef = alloc(Math.min(br, N));
-  const tmp = alloc(Math.min(br, N) * d);
-  const xsc = alloc(Math.min(br, N) * d);
+  const P = allocUninit(Math.min(br, N) * N);
+  let haug: Float32Array | null = null;
+  let zaug: Float32Array | null = null;
+  const ka = factors ? factors.h + 1 : 0;
+  if (factors && factoredScores(factors, N, d)) {
+    const h = factors.h;
+    if (factors.hidden.length < N * h || factors.weight.length < d * h || (factors.bias && factors.bias.length < d)) {
+      throw new RangeError(`sslConLoss: factors do not match x [${N}, ${d}] with hidden width ${h}`);
+    }
+    // Z = [ŷ W, ŷ b] (N x (h+1)); Haug = diag(r / t) [H, 1]
+    zaug = allocUninit(N * ka);
+    k.gemm(false, false, N, h, d, 1, ny.y, d, factors.weight, h, 0, zaug, ka);
+    if (factors.bias) k.gemm(false, false, N, 1, d, 1, ny.y, d, factors.bias, 1, 0, zaug.subarray(h), ka);
+    else for (let n = 0; n < N; n++) zaug[n * ka + h] = 0;
+    const sc = new Float32Array(N);
+    for (let n = 0; n < N; n++) sc[n] = inv / Math.max(nx.s[n]!, EPS);
+    const hs = allocUninit(N * h);
+    k.rowAxpby(N, h, sc, factors.hidden, null, hs);
+    haug = allocUninit(N * ka);
+    for (let n = 0; n < N; n++) {
+      haug.set(hs.subarray(n * h, (n + 1) * h), n * ka);
+      haug[n * ka + h] = sc[n]!;
+    }
+  }
+  const lse = new Float32Array(Math.min(br, N));
+  const coef = new Float32Array(Math.min(br, N));
   let loss = 0;
   for (let r0 = 0; r0 < N; r0 += br) {
     const rb = Math.min(br, N - r0);
     const xb = nx.y.subarray(r0 * d, (r0 + rb) * d);
     const Pb = P.subarray(0, rb * N);
-    k.gemm(false, true, rb, N, d, inv, xb, d, ny.y, d, 0, Pb, N);
+    if (haug && zaug) k.gemm(false, true, rb, N, ka, 1, haug.subarray(r0 * ka, (r0 + rb) * ka), ka, zaug, ka, 0, Pb, N);
+    else k.gemm(false, true, rb, N, d, inv, xb, d, ny.y, d, 0, Pb, N);
     k.softmaxRows(rb, N, Pb, Pb, lse);
+    const dn = new Float64Array(rb);
     for (let i = 0; i < rb; i++) {
       const n = r0 + i;
-      const o = n * d;
-      let s = 0;
-      for (let c = 0; c < d; c++) s += nx.y[o + c]! * ny.y[o + c]!;
-      const a = Math.exp(s * inv);
+      const a = Math.exp(diag[n]! * inv);
       const D = Math.exp(lse[i]!);
       const q = a / (D + 1e-8);
       loss += -Math.log(q + 1e-8);
@@ -173,30 +241,26 @@ export function sslConLoss(x: Tensor, y: Tensor, temp = 1): Tensor {
       const dq = -1 / (q + 1e-8) / N;
       const dA = dq / (D + 1e-8);
       const dD = -dq * a / ((D + 1e-8) * (D + 1e-8));
-      // deno part: dS_nm = dD * exp(S_nm/t) / t = dD * D * P_nm / t -> scale P row in place
+      // denominator part: dS_nm = dD * exp(S_nm/t) / t = dD * D * P_nm / t
       coef[i] = dD * D * inv;
-      // numerator part: ds_nn = dA * a / t
-      const dn = dA * a * inv;
-      for (let c = 0; c < d; c++) {
-        gx[o + c]! += dn * ny.y[o + c]!;
-        gy[o + c]! += dn * nx.y[o + c]!;
-      }
+      // numerator part: dS_nn += dA * a / t
+      dn[i] = dA * a * inv;
     }
-    // dS = diag(coef) P: fold the row scale into the small factors instead of touching P.
-    const t = tmp.subarray(0, rb * d);
-    k.gemm(false, false, rb, d, N, 1, Pb, N, ny.y, d, 0, t, d);
-    const xs = xsc.subarray(0, rb * d);
-    for (let i = 0; i < rb; i++) {
-      const c = coef[i]!;
-      const o = (r0 + i) * d;
-      for (let j = 0; j < d; j++) {
-        gx[o + j]! += c * t[i * d + j]!;
-        xs[i * d + j] = c * xb[i * d + j]!;
-      }
+    // dS = diag(coef) P + diag(dn) (the gradient w.r.t. the block's scores)
+    if (needY) {
+      // dS in place of P; then dx = dS ŷ and dy += dS^T x̂ are plain GEMMs
+      k.rowAxpby(rb, N, coef, Pb, null, Pb);
+      for (let i = 0; i < rb; i++) Pb[i * N + r0 + i] = Pb[i * N + r0 + i]! + dn[i]!;
+      if (needX) k.gemm(false, false, rb, d, N, 1, Pb, N, ny.y, d, 0, gx.subarray(r0 * d, (r0 + rb) * d), d);
+      k.gemm(true, false, N, d, rb, 1, Pb, N, xb, d, 1, gy, d);
+    } else if (needX) {
+      // only dx: scale the (narrower) product's rows instead of P, dx = coef (P ŷ) + dn ŷ
+      const gxb = gx.subarray(r0 * d, (r0 + rb) * d);
+      k.gemm(false, false, rb, d, N, 1, Pb, N, ny.y, d, 0, gxb, d);
+      k.rowAxpby(rb, d, Float32Array.from(dn), ny.y.subarray(r0 * d, (r0 + rb) * d), coef, gxb);
     }
-    k.gemm(true, false, N, d, rb, 1, Pb, N, xs, d, 1, gy, d);
   }
-  normalizeBackward(gx, nx.y, nx.s, N, d, EPS, 'clamp');
-  normalizeBackward(gy, ny.y, ny.s, N, d, EPS, 'clamp');
+  if (needX) normalizeBackward(gx, nx.y, nx.s, N, d, EPS, 'clamp');
+  if (needY) normalizeBackward(gy, ny.y, ny.s, N, d, EPS, 'clamp');
   return record(new Tensor(Float32Array.of(loss / N), []), [x, y], scaledBackward([x, y], [gx, gy]));
 }

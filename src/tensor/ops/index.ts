@@ -4,6 +4,6 @@ export { add, addN, lincomb, sub, scale, mul, softplus, leakyRelu, exp, log, sig
 export { sum, mean, sumSquares, rowDot, sumScalars } from './reduce.js';
 export { gatherRows, concatRows, sliceRows } from './rows.js';
 export { softmaxRows, logSumExpRows, logSoftmaxRows, l2NormalizeRows } from './softmax.js';
-export { infoNCE, sslConLoss } from './contrastive.js';
+export { infoNCE, sslConLoss, type LinearFactors } from './contrastive.js';
 export { intentEdgeWeights, spmmValues, maskRows, type EdgeList } from './intent.js';
 export { bprLoss } from './losses.js';
