@@ -20,7 +20,7 @@ namespace avx512 {
 
 constexpr i64 MR = 14;   // rows of C per micro-tile (broadcast from packed A)
 constexpr i64 NR = 32;   // columns of C per micro-tile (two zmm, loaded from packed B)
-constexpr i64 KC = 256;  // K block
+constexpr i64 KC = 512;  // K block (fewer passes over C; the 64 KB B micro-panel streams from L2)
 constexpr i64 MC = 448;  // rows per A block (MC x KC floats stay in L2)
 
 static inline float gemm_merge(float beta, float c, float t) { return __builtin_fmaf(beta, c, t); }
