@@ -583,6 +583,37 @@ napi_value CompactDroppedEdges(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+napi_value Sddmm(napi_env env, napi_callback_info info) {
+  Args a(env, info, "sddmm", 8);
+  i64 rows = a.dim(0, "rows"), d = a.dim(1, "d");
+  i64 lp, li, lx, ly, lo;
+  const int32_t* indptr = a.i32(2, "indptr", &lp);
+  const int32_t* indices = a.i32(3, "indices", &li);
+  const float* X = a.f32(4, "X", &lx);
+  const float* Y = a.f32(5, "Y", &ly);
+  double beta = a.num(6, "beta");
+  float* out = a.f32(7, "out", &lo);
+  a.need("indptr", lp, rows + 1);
+  a.need("X", lx, prod(rows, d));
+  if (a.failed) return nullptr;
+  a.check(rows == 0 || indptr[0] == 0, "indptr[0] must be 0");
+  for (i64 r = 0; r < rows && !a.failed; r++) a.check(indptr[r + 1] >= indptr[r], "indptr must be non-decreasing");
+  if (a.failed) return nullptr;
+  i64 nnz = rows > 0 ? indptr[rows] : 0;
+  a.need("indices", li, nnz);
+  a.need("out", lo, nnz);
+  if (a.failed) return nullptr;
+  i64 yrows = d > 0 ? ly / d : 0;
+  for (i64 e = 0; e < nnz; e++) {
+    if ((uint64_t)(int64_t)indices[e] >= (uint64_t)(d > 0 ? yrows : INT64_MAX)) {
+      a.check(false, "a column index is outside Y's rows");
+      return nullptr;
+    }
+  }
+  sddmm(rows, d, indptr, indices, X, Y, (float)beta, out);
+  return undef(env);
+}
+
 napi_value RowAxpby(napi_env env, napi_callback_info info) {
   Args a(env, info, "rowAxpby", 6);
   i64 rows = a.dim(0, "rows"), cols = a.dim(1, "cols");
@@ -710,7 +741,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"sum", Sum}, {"sumSquares", SumSquares}, {"dot", Dot}, {"adam", Adam}, {"topkRows", TopkRows},
       {"leakyRelu", LeakyRelu}, {"leakyReluBackward", LeakyReluBackward},
       {"keepMaskXoshiro", KeepMaskXoshiro}, {"compactDroppedEdges", CompactDroppedEdges},
-      {"rowAxpby", RowAxpby}, {"bprForward", BprForward}, {"bprBackward", BprBackward},
+      {"rowAxpby", RowAxpby}, {"sddmm", Sddmm}, {"bprForward", BprForward}, {"bprBackward", BprBackward},
       {"isa", Isa}, {"setIsa", SetIsa}, {"threads", Threads}, {"setThreads", SetThreads},
   };
   for (const Fn& f : fns) {

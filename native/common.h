@@ -90,6 +90,11 @@ void bpr_backward(i64 B, i64 d, const float* A, const float* P, const float* N, 
 // Y[r,:] = alpha[r] * X[r,:] + beta[r] * Y[r,:] (beta null: Y not read); X may alias Y.
 void row_axpby(i64 rows, i64 cols, const float* alpha, const float* X, const float* beta, float* Y);
 
+// Sampled dense-dense product on a CSR pattern: out[e] = X[r,:] . Y[indices[e],:] (+ beta out[e])
+// for every entry e of row r. Indices must be valid (the binding checks them).
+void sddmm(i64 rows, i64 d, const int32_t* indptr, const int32_t* indices, const float* X, const float* Y, float beta,
+           float* out);
+
 // Aligned scratch memory (64-byte aligned; free with scratch_free).
 void* scratch_alloc(size_t bytes);
 void scratch_free(void* p);

@@ -128,7 +128,47 @@ void row_axpby_task(void* c, i64 t) {
   }
 }
 
+struct SddmmCtx {
+  i64 rows, d, chunk;
+  const int32_t *indptr, *indices;
+  const float *X, *Y;
+  float beta;
+  float* out;
+};
+
+void sddmm_task(void* c, i64 t) {
+  SddmmCtx* k = (SddmmCtx*)c;
+  i64 r0 = t * k->chunk, r1 = r0 + k->chunk;
+  if (r1 > k->rows) r1 = k->rows;
+  const i64 d = k->d;
+  for (i64 r = r0; r < r1; r++) {
+    const float* x = k->X + r * d;
+    for (int32_t e = k->indptr[r]; e < k->indptr[r + 1]; e++) {
+      const float* y = k->Y + (i64)k->indices[e] * d;
+      // eight partial sums in a fixed order: the result does not depend on the thread count
+      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      i64 j = 0;
+      for (; j + 8 <= d; j += 8)
+        for (int u = 0; u < 8; u++) acc[u] += x[j + u] * y[j + u];
+      for (; j < d; j++) acc[j & 7] += x[j] * y[j];
+      const float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+      k->out[e] = k->beta == 0.0f ? s : s + k->beta * k->out[e];
+    }
+  }
+}
+
 }  // namespace
+
+void sddmm(i64 rows, i64 d, const int32_t* indptr, const int32_t* indices, const float* X, const float* Y, float beta,
+           float* out) {
+  if (rows <= 0) return;
+  i64 nnz = indptr[rows] - indptr[0];
+  i64 chunk = rows * 64 / (nnz + rows) + 1;  // about 64 edges per task
+  if (chunk < 1) chunk = 1;
+  SddmmCtx c{rows, d, chunk, indptr, indices, X, Y, beta, out};
+  i64 tasks = (rows + chunk - 1) / chunk;
+  parallel_for(tasks, &sddmm_task, &c, (double)nnz * (double)d < 100000.0 ? 1 : 1 << 30);
+}
 
 void row_axpby(i64 rows, i64 cols, const float* alpha, const float* X, const float* beta, float* Y) {
   if (rows <= 0 || cols <= 0) return;

@@ -497,6 +497,31 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
       expect(() => n.spmm(1, 2, Int32Array.of(0, 0), new Int32Array(0), new Float32Array(0), new Float32Array(2), 0, new Float32Array(2), new Float32Array(1))).toThrow(RangeError);
     });
 
+    it('sddmm equals the reference (empty rows, odd widths, beta 0 and 1) and checks indices', () => {
+      const r = rng(14);
+      for (const [rows, ycount, d] of [[0, 3, 4], [1, 1, 1], [9, 13, 7], [500, 400, 32], [60, 70, 33]] as const) {
+        const indptr = new Int32Array(rows + 1);
+        const idx: number[] = [];
+        for (let a = 0; a < rows; a++) {
+          const deg = Math.floor(r() * 6);
+          for (let t = 0; t < deg; t++) idx.push(Math.floor(r() * ycount));
+          indptr[a + 1] = idx.length;
+        }
+        const indices = Int32Array.from(idx);
+        const X = randF32(rows * d, r), Y = randF32(ycount * d, r), o0 = randF32(idx.length, r);
+        for (const beta of [0, 1]) {
+          const want = Float32Array.from(o0);
+          js.sddmm(rows, d, indptr, indices, X, Y, beta, want);
+          forAll((k, tag) => {
+            const got = view(o0);
+            k.sddmm(rows, d, indptr, indices, view(X), Y, beta, got);
+            expectClose(got, want, 1e-5, `sddmm ${tag} rows=${rows} d=${d} beta=${beta}`);
+          });
+        }
+      }
+      expect(() => n.sddmm(1, 2, Int32Array.of(0, 1), Int32Array.of(2), new Float32Array(2), new Float32Array(4), 0, new Float32Array(1))).toThrow(RangeError);
+    });
+
     it('rowAxpby equals the reference (beta null and given, X aliasing Y, odd widths)', () => {
       const r = rng(13);
       for (const [rows, cols] of [[0, 5], [1, 1], [7, 17], [300, 1536], [3, 100003]] as const) {

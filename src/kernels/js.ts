@@ -319,6 +319,23 @@ export const jsKernels: Kernels = {
     }
   },
 
+  sddmm(rows, d, indptr, indices, X, Y, beta, out) {
+    checkDim('rows', rows); checkDim('d', d);
+    need('indptr', indptr, rows + 1); need('X', X, rows * d);
+    const nnz = rows > 0 ? indptr[rows] : 0;
+    need('indices', indices, nnz); need('out', out, nnz);
+    for (let r = 0; r < rows; r++) {
+      if (indptr[r + 1] < indptr[r]) fail('sddmm: indptr must be non-decreasing');
+      for (let e = indptr[r]; e < indptr[r + 1]; e++) {
+        const c = indices[e];
+        if (!(c >= 0 && (c + 1) * d <= Y.length)) fail(`sddmm: column index ${c} is outside Y`);
+        let s = 0;
+        for (let j = 0; j < d; j++) s += X[r * d + j] * Y[c * d + j];
+        out[e] = beta === 0 ? s : s + beta * out[e];
+      }
+    }
+  },
+
   rowAxpby(rows, cols, alpha, X, beta, Y) {
     checkDim('rows', rows); checkDim('cols', cols);
     need('alpha', alpha, rows); need('X', X, rows * cols); need('Y', Y, rows * cols);

@@ -99,6 +99,7 @@ export function loadNativeKernels(): NativeKernels | null {
     keepMaskXoshiro: a.keepMaskXoshiro,
     compactDroppedEdges: a.compactDroppedEdges,
     rowAxpby: a.rowAxpby,
+    sddmm: a.sddmm,
     bprForward: a.bprForward,
     bprBackward: a.bprBackward,
   };

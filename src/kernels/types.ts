@@ -125,6 +125,13 @@ export interface Kernels {
   ): void;
 
   /**
+   * Sampled dense-dense product on a CSR pattern (rows x ?): out[e] = X[r,:] . Y[indices[e],:]
+   * + beta * out[e] for each entry e of row r (beta = 0: out not read). X is rows x d, Y has
+   * (max index + 1) rows of width d. Used for edge scores (cosines, dL/dw of weighted edges).
+   */
+  sddmm(rows: number, d: number, indptr: Int32Array, indices: Int32Array, X: Float32Array, Y: Float32Array, beta: number, out: Float32Array): void;
+
+  /**
    * Row-scaled axpby: Y[r,:] = alpha[r] * X[r,:] + beta[r] * Y[r,:] (float32 arithmetic); with
    * beta null, Y = diag(alpha) X and Y is not read. X may alias Y.
    */

@@ -3,9 +3,9 @@
  * by head): edge weights from the cosine of the heads' and tails' intent vectors, row-normalised
  * (D^-1 alpha, the DCCF "adaptive mask"), and propagation with those learnable weights.
  */
-import { alloc, allocCopy } from '../arena.js';
+import { alloc, allocCopy, allocUninit } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
-import { Tensor, record } from '../tensor.js';
+import { Tensor, accGrad, record } from '../tensor.js';
 
 export interface EdgeList {
   /** Number of head nodes (rows). */
@@ -23,69 +23,65 @@ export interface EdgeList {
  * nan_to_num of 1/0).
  */
 export function intentEdgeWeights(v: Tensor, edges: EdgeList): Tensor {
+  const k = getKernels();
   const [n, d] = [v.shape[0]!, v.shape[1]!];
   if (n !== edges.rows) throw new RangeError(`intentEdgeWeights: ${n} node vectors for ${edges.rows} nodes`);
   const EPS = 1e-12;
-  const nv = alloc(n * d);
-  const norms = new Float64Array(n);
-  for (let r = 0; r < n; r++) {
-    let ss = 0;
-    for (let c = 0; c < d; c++) ss += v.data[r * d + c]! * v.data[r * d + c]!;
-    const nrm = Math.sqrt(ss);
-    norms[r] = nrm;
-    const inv = 1 / Math.max(nrm, EPS);
-    for (let c = 0; c < d; c++) nv[r * d + c] = v.data[r * d + c]! * inv;
-  }
+  const nv = allocUninit(n * d);
+  const norms = new Float32Array(n);
+  k.l2NormalizeRows(n, d, v.data, EPS, nv, norms);
   const { indptr, indices } = edges;
   const nnz = indices.length;
-  const alpha = alloc(nnz);
-  const w = alloc(nnz);
-  const dinv = alloc(n);
+  // cosines of every edge's two ends (one kernel pass), then alpha and the row normalisation
+  const alpha = allocUninit(nnz);
+  k.sddmm(n, d, indptr, indices, nv, nv, 0, alpha);
+  const w = allocUninit(nnz);
+  const dinv = new Float64Array(n);
   for (let h = 0; h < n; h++) {
     let s = 0;
-    for (let e = indptr[h]!; e < indptr[h + 1]!; e++) {
-      const t = indices[e]!;
-      let dot = 0;
-      for (let c = 0; c < d; c++) dot += nv[h * d + c]! * nv[t * d + c]!;
-      const a = Math.fround((dot + 1) / 2);
+    const e0 = indptr[h]!;
+    const e1 = indptr[h + 1]!;
+    for (let e = e0; e < e1; e++) {
+      const a = Math.fround((alpha[e]! + 1) / 2);
       alpha[e] = a;
       s += a;
     }
     const di = s > 0 ? 1 / Math.fround(s) : 0;
     dinv[h] = di;
-    for (let e = indptr[h]!; e < indptr[h + 1]!; e++) w[e] = dinv[h]! * alpha[e]!;
+    for (let e = e0; e < e1; e++) w[e] = di * alpha[e]!;
   }
   return record(new Tensor(w, [nnz]), [v], (g) => {
-    const gn = new Float64Array(n * d);
+    // w_e = alpha_e * di, di = 1/sum(alpha): dalpha_e = di * (g_e - sum_e' g_e' w_e'), and
+    // alpha = (1 + cos) / 2; then d cos_e flows to both ends' normalised vectors
+    const da = allocUninit(nnz);
     for (let h = 0; h < n; h++) {
-      const s = indptr[h]!;
+      const e0 = indptr[h]!;
       const e1 = indptr[h + 1]!;
       const di = dinv[h]!;
-      if (di === 0) continue;
-      // w_e = alpha_e * di, di = 1/sum(alpha): dalpha_e = di * (g_e - sum_e' g_e' w_e')
-      let gw = 0;
-      for (let e = s; e < e1; e++) gw += g[e]! * w[e]!;
-      for (let e = s; e < e1; e++) {
-        const da = di * (g[e]! - gw) / 2; // alpha = (1 + cos) / 2
-        const t = indices[e]!;
-        for (let c = 0; c < d; c++) {
-          gn[h * d + c]! += da * nv[t * d + c]!;
-          gn[t * d + c]! += da * nv[h * d + c]!;
-        }
-      }
-    }
-    const gv = v.gradBuffer();
-    for (let r = 0; r < n; r++) {
-      const o = r * d;
-      if (!(norms[r]! > EPS)) {
-        for (let c = 0; c < d; c++) gv[o + c]! += gn[o + c]! / EPS;
+      if (di === 0) {
+        for (let e = e0; e < e1; e++) da[e] = 0;
         continue;
       }
-      let dot = 0;
-      for (let c = 0; c < d; c++) dot += gn[o + c]! * nv[o + c]!;
-      const inv = 1 / norms[r]!;
-      for (let c = 0; c < d; c++) gv[o + c]! += (gn[o + c]! - nv[o + c]! * dot) * inv;
+      let gw = 0;
+      for (let e = e0; e < e1; e++) gw += g[e]! * w[e]!;
+      for (let e = e0; e < e1; e++) da[e] = (di * (g[e]! - gw)) / 2;
     }
+    // gn = D nv + D^T nv with D the edge matrix holding da
+    const gn = allocUninit(n * d);
+    k.spmm(n, d, indptr, indices, da, nv, 0, gn);
+    k.spmmT(n, n, d, indptr, indices, da, nv, 1, gn);
+    // through the normalisation: (gn - nv (nv . gn)) / |v|, or gn / eps where the clamp was active
+    const dots = new Float32Array(n);
+    k.rowDot(n, d, nv, gn, dots);
+    const al = new Float32Array(n);
+    const be = new Float32Array(n);
+    for (let r = 0; r < n; r++) {
+      const clamped = !(norms[r]! > EPS);
+      be[r] = clamped ? 1 / EPS : 1 / norms[r]!;
+      al[r] = clamped ? 0 : -dots[r]! / norms[r]!;
+    }
+    k.rowAxpby(n, d, al, nv, be, gn);
+    accGrad(v, 1, gn);
   });
 }
 
@@ -98,17 +94,8 @@ export function spmmValues(edges: EdgeList, w: Tensor, x: Tensor): Tensor {
   k.spmm(n, d, edges.indptr, edges.indices, w.data, x.data, 0, out);
   return record(new Tensor(out, [n, d]), [w, x], (g) => {
     if (x.requiresGrad) k.spmmT(n, x.shape[0]!, d, edges.indptr, edges.indices, w.data, g, 1, x.gradBuffer());
-    if (w.requiresGrad) {
-      const gw = w.gradBuffer();
-      const { rowOf, indices } = edges;
-      for (let e = 0; e < indices.length; e++) {
-        const h = rowOf[e]! * d;
-        const t = indices[e]! * d;
-        let s = 0;
-        for (let c = 0; c < d; c++) s += g[h + c]! * x.data[t + c]!;
-        gw[e]! += s;
-      }
-    }
+    // dw_e = dY_head . X_tail for every edge
+    if (w.requiresGrad) k.sddmm(n, d, edges.indptr, edges.indices, g, x.data, 1, w.gradBuffer());
   });
 }
 
