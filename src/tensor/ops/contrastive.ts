@@ -156,9 +156,6 @@ export function infoNCE(x: Tensor, y: Tensor, all: Tensor, temp: number): Tensor
 }
 
 /**
- * mean_n -log( exp(x̂_n.ŷ_n/t) / (sum_m exp(x̂_n.ŷ_m/t) + 1e-8) + 1e-8 ), x̂ = F.normalize(x).
- */
-/**
  * x given as the output of a linear layer, x = hidden weight^T + bias (hidden N x h, weight d x h),
  * so the N x N scores can be re-associated through the narrower hidden width.
  */
@@ -179,6 +176,9 @@ function factoredScores(f: LinearFactors | undefined, N: number, d: number): boo
   return N * d * f.h + N * N * (f.h + 1) < 0.9 * N * N * d;
 }
 
+/**
+ * mean_n -log( exp(x̂_n.ŷ_n/t) / (sum_m exp(x̂_n.ŷ_m/t) + 1e-8) + 1e-8 ), x̂ = F.normalize(x).
+ */
 export function sslConLoss(x: Tensor, y: Tensor, temp = 1, factors?: LinearFactors): Tensor {
   const k = getKernels();
   const [N, d] = dims(x, 'sslConLoss');
