@@ -2,6 +2,7 @@
 // Writes random unit text vectors in the layout `irllrec train` reads (usr_prf.npy, itm_prf.npy,
 // usr_int.npy, itm_int.npy), for timing the alignment models where the content does not matter.
 // usage: node bench/make-text-vectors.mjs --data DATASET_DIR --out DIR [--prf 1536] [--int 3072] [--seed 1]
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset } from '../dist/data/dataset.js';
 import { writeNpy } from '../dist/data/formats/numpy.js';
@@ -13,6 +14,7 @@ if (!args.data || !args.out) {
   process.exit(2);
 }
 const ds = loadDataset(args.data);
+mkdirSync(args.out, { recursive: true });
 const rng = new Rng(Number(args.seed ?? 1));
 const unit = (rows, dim) => {
   const a = new Float32Array(rows * dim);
