@@ -540,6 +540,13 @@ napi_value KeepMaskXoshiro(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// A CSR row pointer of `rows` rows (rows + 1 entries present): starts at 0, never decreases.
+bool check_row_pointer(Args& a, const int32_t* indptr, i64 rows) {
+  a.check(indptr[0] == 0, "indptr[0] must be 0");
+  for (i64 r = 0; r < rows && !a.failed; r++) a.check(indptr[r + 1] >= indptr[r], "indptr must be non-decreasing");
+  return !a.failed;
+}
+
 napi_value CompactDroppedEdges(napi_env env, napi_callback_info info) {
   Args a(env, info, "compactDroppedEdges", 12);
   i64 rows = a.dim(0, "rows");
@@ -558,11 +565,8 @@ napi_value CompactDroppedEdges(napi_env env, napi_callback_info info) {
   a.need("indptr", lip, rows + 1);
   a.need("indptrS", l1, rows + 1);
   a.need("indptrT", l4, rows + 1);
-  if (a.failed) return nullptr;
-  // indptr must be a valid CSR row pointer over the arrays, and perm a map into [0, nnz)
-  a.check(indptr[0] == 0, "indptr[0] must be 0");
-  for (i64 r = 0; r < rows && !a.failed; r++) a.check(indptr[r + 1] >= indptr[r], "indptr must be non-decreasing");
-  if (a.failed) return nullptr;
+  if (a.failed || !check_row_pointer(a, indptr, rows)) return nullptr;
+  // perm must map into [0, nnz) (checked below)
   i64 nnz = indptr[rows];
   a.need("indices", lix, nnz);
   a.need("values", lv, nnz);
@@ -595,11 +599,8 @@ napi_value Sddmm(napi_env env, napi_callback_info info) {
   float* out = a.f32(7, "out", &lo);
   a.need("indptr", lp, rows + 1);
   a.need("X", lx, prod(rows, d));
-  if (a.failed) return nullptr;
-  a.check(rows == 0 || indptr[0] == 0, "indptr[0] must be 0");
-  for (i64 r = 0; r < rows && !a.failed; r++) a.check(indptr[r + 1] >= indptr[r], "indptr must be non-decreasing");
-  if (a.failed) return nullptr;
-  i64 nnz = rows > 0 ? indptr[rows] : 0;
+  if (a.failed || !check_row_pointer(a, indptr, rows)) return nullptr;
+  i64 nnz = indptr[rows];
   a.need("indices", li, nnz);
   a.need("out", lo, nnz);
   if (a.failed) return nullptr;
