@@ -95,6 +95,7 @@ describe('finite-difference gradients of every op', () => {
         return ops.add(r.sum, ops.scale(r.layers[2]!, 0.7));
       });
       gradCheck('propagateSum: last layer only', [randT([5, 3])], (x) => ops.propagateSum(graph, x!, 2).layers[2]!);
+      gradCheck('propagateSum: no layers (sum = input)', [randT([5, 3])], (x) => ops.propagateSum(graph, x!, 0).sum);
     }
     // bit-identical to the unfused ops, forward and backward (x0 with a gradient already there)
     const run = (fused: boolean): Float32Array[] => {

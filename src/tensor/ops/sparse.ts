@@ -1,7 +1,7 @@
 /** Sparse x dense propagation (graph convolution) and its gradient. */
 import { alloc, allocCopy, allocUninit } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
-import { Tensor, record, recordMulti } from '../tensor.js';
+import { Tensor, accGrad, record, recordMulti } from '../tensor.js';
 
 /** A CSR matrix; `transposed` (same entries, CSR of S^T) makes the backward a plain spmm. */
 export interface CsrMatrix {
@@ -55,6 +55,11 @@ export function propagateSum(S: CsrMatrix, x0: Tensor, numLayers: number): { lay
     const T = S.transposed;
     const rows = S.rows;
     const g = sum.grad;
+    if (numLayers === 0) {
+      // sum = x0 (a copy): its gradient is x0's
+      if (g && x0.requiresGrad) accGrad(x0, 1, g);
+      return;
+    }
     // G_{l+1} for the next step down; starts as G_L
     let upper: Float32Array | null = layers[numLayers]!.grad;
     if (numLayers > 0 && g) {
