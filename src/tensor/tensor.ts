@@ -81,6 +81,19 @@ export function accGrad(t: Tensor, alpha: number, g: Float32Array): void {
   getKernels().axpby(g.length, alpha, g, beta, buf);
 }
 
+/**
+ * accGrad for a buffer the caller gives up (an op's own gradient scratch): when t has no
+ * gradient yet, the buffer is scaled in place and becomes t's gradient, no copy.
+ */
+export function accGradOwned(t: Tensor, alpha: number, g: Float32Array): void {
+  if (!t.grad && !t.persistent && g.length === t.data.length) {
+    if (alpha !== 1) getKernels().axpby(g.length, alpha, g, 0, g);
+    t.grad = g;
+    return;
+  }
+  accGrad(t, alpha, g);
+}
+
 type BackwardFn = () => void;
 
 /** Records backward closures while active. */

@@ -11,7 +11,7 @@
  */
 import { alloc, allocUninit } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
-import { Tensor, accGrad, record } from '../tensor.js';
+import { Tensor, accGrad, accGradOwned, record } from '../tensor.js';
 
 /** Candidate-matrix entries per block (4 MB of scratch: the block stays in cache between its passes). */
 let blockEntries = 1 << 20;
@@ -96,9 +96,9 @@ function normalizeBackward(g: Float32Array, y: Float32Array, s: Float64Array, ro
 
 function scaledBackward(inputs: Tensor[], locals: Float32Array[]): (g: Float32Array) => void {
   return (g) => {
-    const k = getKernels();
     inputs.forEach((t, i) => {
-      if (t.requiresGrad) accGrad(t, g[0]!, locals[i]!);
+      // the same tensor may appear twice (x = y): only its first local buffer can be handed over
+      if (t.requiresGrad) (inputs.indexOf(t) === i ? accGradOwned : accGrad)(t, g[0]!, locals[i]!);
     });
   };
 }
