@@ -6,6 +6,7 @@
 import { alloc, allocCopy, allocUninit } from '../arena.js';
 import { getKernels } from '../../kernels/index.js';
 import { Tensor, accGrad, record } from '../tensor.js';
+import { normalizeBackward, normalizeRows } from './normalize.js';
 
 export interface EdgeList {
   /** Number of head nodes (rows). */
@@ -27,9 +28,7 @@ export function intentEdgeWeights(v: Tensor, edges: EdgeList): Tensor {
   const [n, d] = [v.shape[0]!, v.shape[1]!];
   if (n !== edges.rows) throw new RangeError(`intentEdgeWeights: ${n} node vectors for ${edges.rows} nodes`);
   const EPS = 1e-12;
-  const nv = allocUninit(n * d);
-  const norms = new Float32Array(n);
-  k.l2NormalizeRows(n, d, v.data, EPS, nv, norms);
+  const { y: nv, s: norms } = normalizeRows(v.data, n, d, EPS, 'clamp');
   const { indptr, indices } = edges;
   const nnz = indices.length;
   // cosines of every edge's two ends (one kernel pass), then alpha and the row normalisation
@@ -70,17 +69,7 @@ export function intentEdgeWeights(v: Tensor, edges: EdgeList): Tensor {
     const gn = allocUninit(n * d);
     k.spmm(n, d, indptr, indices, da, nv, 0, gn);
     k.spmmT(n, n, d, indptr, indices, da, nv, 1, gn);
-    // through the normalisation: (gn - nv (nv . gn)) / |v|, or gn / eps where the clamp was active
-    const dots = new Float32Array(n);
-    k.rowDot(n, d, nv, gn, dots);
-    const al = new Float32Array(n);
-    const be = new Float32Array(n);
-    for (let r = 0; r < n; r++) {
-      const clamped = !(norms[r]! > EPS);
-      be[r] = clamped ? 1 / EPS : 1 / norms[r]!;
-      al[r] = clamped ? 0 : -dots[r]! / norms[r]!;
-    }
-    k.rowAxpby(n, d, al, nv, be, gn);
+    normalizeBackward(gn, nv, norms, n, d, EPS, 'clamp');
     accGrad(v, 1, gn);
   });
 }

@@ -62,7 +62,7 @@ export function propagateSum(S: CsrMatrix, x0: Tensor, numLayers: number): { lay
     }
     // G_{l+1} for the next step down; starts as G_L
     let upper: Float32Array | null = layers[numLayers]!.grad;
-    if (numLayers > 0 && g) {
+    if (g) {
       if (upper) k.axpy(upper.length, 1, g, upper);
       else upper = g;
     }
