@@ -8,6 +8,8 @@ import {
   type CsrPattern,
   type MetricName,
   type MetricResult,
+  type PerUserMetricName,
+  type UserMetricValues,
   MASK_SCORE,
   evaluateFullRanking,
   evaluatedUsers,
@@ -23,7 +25,17 @@ if (!haveFixture) {
   console.warn(`[eval.test] SKIPPING fixture replay: ${fixturePath} not found`);
 }
 
-const ALL: MetricName[] = ['recall', 'ndcg', 'precision', 'mrr'];
+const ALL: MetricName[] = ['recall', 'ndcg', 'hit', 'precision', 'mrr', 'map', 'rrsum', 'coverage', 'gini'];
+const PER_USER: PerUserMetricName[] = ['recall', 'ndcg', 'hit', 'precision', 'mrr', 'map', 'rrsum'];
+
+/** Fixture metric name (official code) -> our name: the official "mrr" sums every hit's 1/rank. */
+const FIXTURE_NAMES: Record<string, PerUserMetricName> = { recall: 'recall', ndcg: 'ndcg', precision: 'precision', mrr: 'rrsum' };
+
+function copyValues(v: UserMetricValues): Record<PerUserMetricName, number[]> {
+  const out = {} as Record<PerUserMetricName, number[]>;
+  for (const m of PER_USER) out[m] = v[m].slice();
+  return out;
+}
 
 // ---------------------------------------------------------------- helpers
 
@@ -67,10 +79,12 @@ function randomPattern(r: () => number, rows: number, cols: number, p: number, e
 /** Naive reference: full sort of every user's masked scores, metrics from the definitions. */
 function naiveEvaluate(
   scores: Float32Array, numUsers: number, numItems: number, mask: CsrPattern, gt: CsrPattern, ks: number[],
-): { result: Record<MetricName, number[]>; users: number; perUser: Map<number, { topk: number[]; v: Record<MetricName, number[]> }> } {
+): { result: Record<MetricName, number[]>; users: number; perUser: Map<number, { topk: number[]; v: Record<PerUserMetricName, number[]> }> } {
   const K = Math.max(...ks);
-  const sums: Record<MetricName, number[]> = { recall: ks.map(() => 0), ndcg: ks.map(() => 0), precision: ks.map(() => 0), mrr: ks.map(() => 0) };
-  const perUser = new Map<number, { topk: number[]; v: Record<MetricName, number[]> }>();
+  const sums = {} as Record<PerUserMetricName, number[]>;
+  for (const m of PER_USER) sums[m] = ks.map(() => 0);
+  const perUser = new Map<number, { topk: number[]; v: Record<PerUserMetricName, number[]> }>();
+  const lists: number[][] = [];
   let n = 0;
   for (let u = 0; u < numUsers; u++) {
     const truth = rowOf(gt, u);
@@ -80,7 +94,9 @@ function naiveEvaluate(
     const s = Array.from({ length: numItems }, (_, i) => (masked.has(i) ? -1e8 : scores[u * numItems + i]));
     const order = s.map((_, i) => i).sort((a, b) => (s[b] - s[a]) || (a - b));
     const topk = order.slice(0, K);
-    const v: Record<MetricName, number[]> = { recall: [], ndcg: [], precision: [], mrr: [] };
+    lists.push(topk);
+    const v = {} as Record<PerUserMetricName, number[]>;
+    for (const m of PER_USER) v[m] = [];
     ks.forEach((k, ki) => {
       const top = topk.slice(0, k);
       const hitRanks = top.map((it, j) => (truth.includes(it) ? j : -1)).filter((j) => j >= 0);
@@ -88,18 +104,34 @@ function naiveEvaluate(
       for (const j of hitRanks) dcg += 1 / Math.log2(j + 2);
       let idcg = 0;
       for (let j = 0; j < Math.min(k, truth.length); j++) idcg += 1 / Math.log2(j + 2);
-      let mrr = 0;
-      for (const j of hitRanks) mrr += 1 / (j + 1);
+      let rrsum = 0;
+      for (const j of hitRanks) rrsum += 1 / (j + 1);
+      let ap = 0;
+      hitRanks.forEach((j, h) => { ap += (h + 1) / (j + 1); });
       v.recall[ki] = hitRanks.length / truth.length;
       v.precision[ki] = hitRanks.length / k;
       v.ndcg[ki] = dcg / idcg;
-      v.mrr[ki] = mrr;
-      for (const m of ALL) sums[m][ki] += v[m][ki];
+      v.hit[ki] = hitRanks.length > 0 ? 1 : 0;
+      v.mrr[ki] = hitRanks.length > 0 ? 1 / (hitRanks[0] + 1) : 0;
+      v.map[ki] = ap / Math.min(k, truth.length);
+      v.rrsum[ki] = rrsum;
+      for (const m of PER_USER) sums[m][ki] += v[m][ki];
     });
     perUser.set(u, { topk, v });
   }
   const result = {} as Record<MetricName, number[]>;
-  for (const m of ALL) result[m] = sums[m].map((x) => x / n);
+  for (const m of PER_USER) result[m] = sums[m].map((x) => x / n);
+  // Aggregates, straight from the definitions (RecBole's ItemCoverage / GiniIndex code path:
+  // counts of the recommended items only, zero counts implied by the index offset).
+  result.coverage = ks.map((k) => new Set(lists.flatMap((l) => l.slice(0, k))).size / numItems);
+  result.gini = ks.map((k) => {
+    const cnt = new Map<number, number>();
+    for (const l of lists) for (const it of l.slice(0, k)) cnt.set(it, (cnt.get(it) ?? 0) + 1);
+    const sorted = [...cnt.values()].sort((a, b) => a - b);
+    let g = 0;
+    sorted.forEach((c, t) => { g += (2 * (numItems - sorted.length + 1 + t) - numItems - 1) * c; });
+    return g / (lists.length * k) / numItems;
+  });
   return { result, users: n, perUser };
 }
 
@@ -141,8 +173,9 @@ interface MetricsFixture {
   test_users: number[];
   k: number[];
   batch_size: number;
-  result: Record<MetricName, number[]>;
-  per_user: ({ user: number; topk: number[]; ground_truth: number[] } & Record<MetricName, number[]>)[];
+  /** Official names: recall, ndcg, precision, mrr (= our rrsum). */
+  result: Record<string, number[]>;
+  per_user: ({ user: number; topk: number[]; ground_truth: number[] } & Record<string, number[]>)[];
 }
 
 describe.skipIf(!haveFixture)('official metrics.json fixture', () => {
@@ -153,7 +186,7 @@ describe.skipIf(!haveFixture)('official metrics.json fixture', () => {
     const nu = fx.user_num;
     const ni = fx.item_num;
     const scores = Float32Array.from(fx.scores.data);
-    const perUser = new Map<number, { topk: number[]; v: Record<MetricName, number[]> }>();
+    const perUser = new Map<number, { topk: number[]; v: Record<PerUserMetricName, number[]> }>();
     const result = evaluateFullRanking({
       kernels,
       numUsers: nu,
@@ -167,10 +200,7 @@ describe.skipIf(!haveFixture)('official metrics.json fixture', () => {
         users.forEach((u, r) => out.set(scores.subarray(u * ni, (u + 1) * ni), r * ni));
       },
       onUser: (u, topk, v) => {
-        perUser.set(u, {
-          topk: Array.from(topk),
-          v: { recall: v.recall.slice(), ndcg: v.ndcg.slice(), precision: v.precision.slice(), mrr: v.mrr.slice() },
-        });
+        perUser.set(u, { topk: Array.from(topk), v: copyValues(v) });
       },
     });
     return { result, perUser };
@@ -183,13 +213,20 @@ describe.skipIf(!haveFixture)('official metrics.json fixture', () => {
         expect(result.users).toBe(fx.test_users.length);
         expect(result.ks).toEqual(fx.k);
         expect(result.metrics).toEqual(ALL);
-        for (const m of ALL) expectClose(result[m], fx.result[m], tol, `result.${m}`);
+        expect(Object.keys(fx.result).sort()).toEqual(Object.keys(FIXTURE_NAMES).sort());
+        for (const [fm, m] of Object.entries(FIXTURE_NAMES)) expectClose(result[m], fx.result[fm], tol, `result.${m} (official ${fm})`);
         expect([...perUser.keys()]).toEqual(fx.test_users);
         for (const pu of fx.per_user) {
           const got = perUser.get(pu.user);
           expect(got, `user ${pu.user}`).toBeDefined();
           expect(got!.topk).toEqual(pu.topk);
-          for (const m of ALL) expectClose(got!.v[m], pu[m], tol, `user ${pu.user} ${m}`);
+          for (const [fm, m] of Object.entries(FIXTURE_NAMES)) expectClose(got!.v[m], pu[fm], tol, `user ${pu.user} ${m} (official ${fm})`);
+          // The first-hit metrics, recomputed from the fixture's own top-k and ground truth.
+          fx.k.forEach((k, ki) => {
+            const first = pu.topk.slice(0, k).findIndex((it) => pu.ground_truth.includes(it));
+            expect(got!.v.hit[ki], `user ${pu.user} hit@${k}`).toBe(first >= 0 ? 1 : 0);
+            expect(got!.v.mrr[ki], `user ${pu.user} mrr@${k}`).toBe(first >= 0 ? 1 / (first + 1) : 0);
+          });
         }
       });
     }
@@ -246,8 +283,9 @@ describe('per-user metric definitions', () => {
     expectClose(v.recall, [5 / 30, 10 / 30, 20 / 30], 1e-15, 'recall');
     expectClose(v.ndcg, [1, 1, 1], 1e-15, 'ndcg');
     expectClose(v.precision, [1, 1, 1], 0, 'precision');
-    // mrr counts every hit: 1 + 1/2 + ... + 1/5 at k = 5.
-    expectClose(v.mrr.slice(0, 1), [1 + 1 / 2 + 1 / 3 + 1 / 4 + 1 / 5], 1e-15, 'mrr');
+    // rrsum (the official "mrr") counts every hit: 1 + 1/2 + ... + 1/5 at k = 5; mrr only the first.
+    expectClose(v.rrsum.slice(0, 1), [1 + 1 / 2 + 1 / 3 + 1 / 4 + 1 / 5], 1e-15, 'rrsum');
+    expectClose(v.mrr, [1, 1, 1], 0, 'mrr');
   });
 
   it('flattens results', () => {
@@ -264,8 +302,7 @@ describe('per-user metric definitions', () => {
       scoreBlock: (_u, out) => out.set(scores),
     });
     expect(r.metrics).toEqual(['recall', 'ndcg']);
-    expect(r.precision).toBeUndefined();
-    expect(r.mrr).toBeUndefined();
+    for (const m of ['hit', 'precision', 'mrr', 'map', 'rrsum', 'coverage', 'gini'] as const) expect(r[m], m).toBeUndefined();
     expect(r.recall).toEqual([1]);
     expect(r.ndcg).toEqual([1]);
   });
@@ -316,7 +353,7 @@ describe('brute force vs naive full sort', () => {
             seen.push(u);
             const p = ref.perUser.get(u)!;
             expect(Array.from(topk)).toEqual(p.topk);
-            for (const m of ALL) expectClose(v[m], p.v[m], 1e-12, `user ${u} ${m}`);
+            for (const m of PER_USER) expectClose(v[m], p.v[m], 1e-12, `user ${u} ${m}`);
           },
         });
         expect(seen).toEqual([...ref.perUser.keys()]);

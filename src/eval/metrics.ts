@@ -1,13 +1,32 @@
 /**
- * Per-user ranking metrics with the definitions of the official SSLRec/RLMRec/IRLLRec
- * `trainer/metrics.py` (`Metric`), in float64:
+ * Ranking metrics in float64. Per-user metrics (averaged over the evaluated users) follow the
+ * official SSLRec/RLMRec/IRLLRec `trainer/metrics.py` (`Metric`) where it defines them, and
+ * RecBole's `evaluator/metrics.py` for the ones practitioners expect besides (hit, mrr, map,
+ * coverage, gini), so numbers can be compared with papers of either lineage:
  *
  * - recall@k    = hits@k / |gt|            (denominator is the full ground-truth size, NOT min(k, |gt|))
  * - precision@k = hits@k / k
  * - ndcg@k      = DCG@k / IDCG@k, DCG@k = sum over hit ranks j < k (0-based) of 1 / log2(j + 2),
  *                 IDCG@k = sum over j < min(k, |gt|) of 1 / log2(j + 2)  (binary relevance)
- * - mrr@k       = sum over ALL hit ranks j < k of 1 / (j + 1)  (every hit counts, not only the
- *                 first, so the value can exceed 1)
+ * - hit@k       = 1 if at least one of the top k is relevant, else 0 (its mean is the hit ratio)
+ * - mrr@k       = 1 / (j + 1) for the FIRST hit rank j < k, 0 without a hit (RecBole's MRR; at
+ *                 most 1)
+ * - map@k       = sum over hit ranks j < k of precision@(j + 1), divided by min(k, |gt|)
+ *                 (RecBole's MAP)
+ * - rrsum@k     = sum over ALL hit ranks j < k of 1 / (j + 1). This is what the official
+ *                 SSLRec/IRLLRec code reports as "mrr": every hit counts, so it can exceed 1. It is
+ *                 kept under its own name to replay the official numbers; `mrr` is the standard
+ *                 first-hit definition.
+ *
+ * Aggregate metrics are computed from the top-k lists of all evaluated users together (they are
+ * not per-user means; see `metricKind`):
+ *
+ * - coverage@k  = |{items in at least one evaluated user's top k}| / numItems (item coverage)
+ * - gini@k      = Gini index of the item exposure in the top-k lists (RecBole's `GiniIndex`):
+ *                 with c_1 <= ... <= c_n the exposure counts of ALL n items (zeros included),
+ *                 gini = sum_{i=1..n} (2i - n - 1) c_i / (n * total), total = sum c_i = users * k.
+ *                 0 for a uniform exposure, (n - 1) / n when one item takes all of it; lower is
+ *                 better (`higherIsBetter`).
  *
  * |gt| is the length of the user's ground-truth list as given (the official code uses
  * `len(test_data[i])`); membership of a recommended item is tested against that list.
@@ -18,36 +37,77 @@
  * The official code averages by summing the per-batch sums and dividing by the number of test
  * users. Here every user is added individually with a compensated (Neumaier) sum, so the result
  * does not depend on the evaluation batch size and differs from the official float64 value only
- * in the last bits (summation order).
+ * in the last bits (summation order). The aggregates are computed from integer exposure counts,
+ * which are exact, so they do not depend on the batch size either.
  */
 
-export type MetricName = 'recall' | 'ndcg' | 'precision' | 'mrr';
+/** Metrics with one value per user, reported as the mean over the evaluated users. */
+export type PerUserMetricName = 'recall' | 'ndcg' | 'hit' | 'precision' | 'mrr' | 'map' | 'rrsum';
 
-/** All supported metrics, in the official code's usual order. */
-export const METRIC_NAMES: readonly MetricName[] = ['recall', 'ndcg', 'precision', 'mrr'];
+/** Metrics computed over the top-k lists of all evaluated users together. */
+export type AggregateMetricName = 'coverage' | 'gini';
+
+export type MetricName = PerUserMetricName | AggregateMetricName;
+
+/** All supported metrics, in reporting order. */
+export const METRIC_NAMES: readonly MetricName[] = ['recall', 'ndcg', 'hit', 'precision', 'mrr', 'map', 'rrsum', 'coverage', 'gini'];
+
+/** The per-user (mean) metrics, in reporting order. */
+export const PER_USER_METRICS: readonly PerUserMetricName[] = ['recall', 'ndcg', 'hit', 'precision', 'mrr', 'map', 'rrsum'];
+
+/** The aggregate metrics, in reporting order. */
+export const AGGREGATE_METRICS: readonly AggregateMetricName[] = ['coverage', 'gini'];
 
 /** Default metrics of the evaluation (the official configs use recall and ndcg). */
 export const DEFAULT_METRICS: readonly MetricName[] = ['recall', 'ndcg'];
 
-/** Values of every metric at each k (same order as `ks`). */
+/**
+ * The metrics a report shows (what RecBole / Cornac / implicit users look for). `rrsum` is left
+ * out: it exists to replay the official code, and next to `mrr` it would only confuse.
+ */
+export const REPORT_METRICS: readonly MetricName[] = ['recall', 'ndcg', 'hit', 'precision', 'mrr', 'map', 'coverage', 'gini'];
+
+/** Whether a metric is a mean of per-user values or an aggregate over all top-k lists. */
+export function metricKind(metric: MetricName): 'mean' | 'aggregate' {
+  return (AGGREGATE_METRICS as readonly string[]).includes(metric) ? 'aggregate' : 'mean';
+}
+
+/** False only for gini (a concentration measure: lower means more evenly spread exposure). */
+export function higherIsBetter(metric: MetricName): boolean {
+  return metric !== 'gini';
+}
+
+/** Values of every per-user metric at each k (same order as `ks`). */
 export interface UserMetricValues {
   recall: number[];
   ndcg: number[];
+  hit: number[];
   precision: number[];
   mrr: number[];
+  map: number[];
+  rrsum: number[];
 }
 
-/** Mean metrics over the evaluated users. `precision` / `mrr` are present only when requested. */
+/**
+ * Metrics over the evaluated users, one value per k (same order as `ks`): means for the per-user
+ * metrics, aggregates for coverage / gini. Metrics other than recall and ndcg are present only
+ * when requested.
+ */
 export interface MetricResult {
-  /** Number of evaluated users (the divisor). */
+  /** Number of evaluated users (the divisor of the means). */
   users: number;
   ks: number[];
   /** The requested metrics, in the requested order (recall and ndcg are always computed). */
   metrics: MetricName[];
   recall: number[];
   ndcg: number[];
+  hit?: number[];
   precision?: number[];
   mrr?: number[];
+  map?: number[];
+  rrsum?: number[];
+  coverage?: number[];
+  gini?: number[];
 }
 
 /** Validate `ks` (positive integers) and return a copy. */
@@ -69,6 +129,26 @@ export function checkMetrics(metrics: readonly MetricName[] | undefined): Metric
     seen.add(m);
   }
   return list;
+}
+
+/**
+ * Parse a metric key such as `ndcg@10`, `Recall@20` or `hit@5` (metric name case-insensitive,
+ * the form `flattenMetrics` produces), e.g. for choosing the model-selection metric. Throws a
+ * one-line Error when the key is malformed, the metric unknown, or k not one of the evaluated
+ * `ks` (a metric at an unevaluated k would silently be undefined downstream).
+ */
+export function parseMetricKey(s: string, ks: readonly number[]): { metric: MetricName; k: number } {
+  const m = /^\s*([A-Za-z]+)\s*@\s*(\d+)\s*$/.exec(String(s));
+  if (!m) throw new Error(`invalid metric key '${String(s)}': expected <metric>@<k>, e.g. ndcg@20`);
+  const name = m[1].toLowerCase();
+  if (!(METRIC_NAMES as readonly string[]).includes(name)) {
+    throw new Error(`unknown metric '${m[1]}' in '${s}' (known: ${METRIC_NAMES.join(', ')})`);
+  }
+  const k = Number(m[2]);
+  if (!ks.includes(k)) {
+    throw new Error(`k = ${m[2]} in '${s}' is not evaluated (evaluated ks: ${ks.join(', ')})`);
+  }
+  return { metric: name as MetricName, k };
 }
 
 /** d[j] = 1 / log2(j + 2) for j < K (the rank discount of the official ndcg). */
@@ -104,13 +184,13 @@ export class UserMetricComputer {
 
   /** A zeroed value holder for this computer's ks. */
   newValues(): UserMetricValues {
-    const n = this.ks.length;
-    return { recall: new Array(n).fill(0), ndcg: new Array(n).fill(0), precision: new Array(n).fill(0), mrr: new Array(n).fill(0) };
+    const z = (): number[] => new Array<number>(this.ks.length).fill(0);
+    return { recall: z(), ndcg: z(), hit: z(), precision: z(), mrr: z(), map: z(), rrsum: z() };
   }
 
   /**
    * hits[off + j] (j < K) is truthy when the item at rank j is relevant; gtSize = |gt|.
-   * Writes all four metrics at every k into `out` (allocated when omitted) and returns it.
+   * Writes every per-user metric at every k into `out` (allocated when omitted) and returns it.
    */
   compute(hits: ArrayLike<number | boolean>, gtSize: number, out?: UserMetricValues, off = 0): UserMetricValues {
     const o = out ?? this.newValues();
@@ -118,12 +198,18 @@ export class UserMetricComputer {
     const idcgAll = gtSize > 0 ? this.idcgPrefix : null;
     let h = 0;
     let dcg = 0;
-    let rr = 0;
+    let rrAll = 0;
+    let rrFirst = 0;
+    // Sum of precision@(j + 1) over the hit ranks j (RecBole accumulates the same terms in the
+    // same order, so the per-user MAP agrees with it bit for bit).
+    let precSum = 0;
     for (let j = 0; j < K; j++) {
       if (hits[off + j]) {
         h += 1;
         dcg += this.disc[j];
-        rr += 1 / (j + 1);
+        rrAll += 1 / (j + 1);
+        if (h === 1) rrFirst = 1 / (j + 1);
+        precSum += h / (j + 1);
       }
       const idxs = this.atRank[j + 1];
       for (let t = 0; t < idxs.length; t++) {
@@ -132,7 +218,10 @@ export class UserMetricComputer {
         o.recall[i] = gtSize > 0 ? h / gtSize : 0;
         o.precision[i] = h / k;
         o.ndcg[i] = idcgAll ? dcg / idcgAll[Math.min(k, gtSize)] : 0;
-        o.mrr[i] = rr;
+        o.hit[i] = h > 0 ? 1 : 0;
+        o.mrr[i] = rrFirst;
+        o.map[i] = gtSize > 0 ? precSum / Math.min(k, gtSize) : 0;
+        o.rrsum[i] = rrAll;
       }
     }
     return o;
@@ -154,6 +243,80 @@ export function userMetrics(topk: ArrayLike<number>, groundTruth: ArrayLike<numb
   return c.compute(hits, groundTruth.length);
 }
 
+/**
+ * Item exposure counts of top-k lists, one Int32Array(numItems) per k: counts[i][item] = number
+ * of added lists whose first ks[i] items contain `item`. Memory is O(|ks| * numItems) whatever
+ * the number of users, and the counts are exact integers, so coverage and gini do not depend on
+ * the order or batching of the users.
+ */
+export class ItemExposure {
+  readonly ks: number[];
+  readonly K: number;
+  readonly numItems: number;
+  private readonly counts: Int32Array[];
+  private count = 0;
+
+  constructor(ks: readonly number[], numItems: number) {
+    this.ks = checkKs(ks);
+    this.K = Math.max(...this.ks);
+    if (!Number.isInteger(numItems) || numItems <= 0) throw new Error(`eval: invalid numItems ${numItems}`);
+    this.numItems = numItems;
+    this.counts = this.ks.map(() => new Int32Array(numItems));
+  }
+
+  /** Number of lists added so far. */
+  get users(): number {
+    return this.count;
+  }
+
+  /** Add one user's ranking: topk[off + j], j < K, best first (item indices in [0, numItems)). */
+  add(topk: ArrayLike<number>, off = 0): void {
+    const n = this.numItems;
+    if (topk.length - off < this.K) throw new Error(`ItemExposure: ranking has ${topk.length - off} items, need ${this.K}`);
+    for (let j = 0; j < this.K; j++) {
+      const it = topk[off + j];
+      if (!Number.isInteger(it) || it < 0 || it >= n) throw new Error(`ItemExposure: item index ${it} outside [0, ${n})`);
+    }
+    for (let i = 0; i < this.ks.length; i++) {
+      const c = this.counts[i];
+      for (let j = 0, k = this.ks[i]; j < k; j++) c[topk[off + j]]++;
+    }
+    this.count++;
+  }
+
+  /** The exposure counts at ks[i] (a copy). */
+  countsAt(i: number): Int32Array {
+    return this.counts[i].slice();
+  }
+
+  /** Item coverage at each k; NaN when no list was added (nothing was recommended). */
+  coverage(): number[] {
+    return this.counts.map((c) => {
+      if (this.count === 0) return NaN;
+      let m = 0;
+      for (let t = 0; t < c.length; t++) if (c[t] > 0) m++;
+      return m / this.numItems;
+    });
+  }
+
+  /**
+   * Gini index at each k (RecBole's `GiniIndex`, see the module doc); NaN when no list was added
+   * (RecBole divides 0 by 0 there too). The weighted sum is an exact integer in float64 for any
+   * realistic size (|sum| <= numItems * users * k < 2^53), so only the final divisions round.
+   */
+  gini(): number[] {
+    const n = this.numItems;
+    return this.counts.map((c, i) => {
+      const total = this.count * this.ks[i];
+      if (total === 0) return NaN;
+      const sorted = c.slice().sort(); // typed-array sort is numeric, ascending
+      let s = 0;
+      for (let t = 0; t < n; t++) s += (2 * (t + 1) - n - 1) * sorted[t];
+      return s / total / n;
+    });
+  }
+}
+
 /** Neumaier-compensated running sum. */
 class CompensatedSum {
   private s = 0;
@@ -170,20 +333,32 @@ class CompensatedSum {
 }
 
 /**
- * Accumulates per-user metrics and produces the means over the added users.
+ * Accumulates per-user metrics and produces the means over the added users. When coverage or
+ * gini is requested, `numItems` is required and every user's top-K list must be added too
+ * (`addRanking` does both; after `addHits`, call `addExposure`): `result()` refuses to report
+ * aggregates over a different set of users than the means.
  */
 export class MetricAccumulator {
   readonly computer: UserMetricComputer;
   readonly metrics: MetricName[];
+  /** Present when an aggregate metric is requested. */
+  readonly exposure: ItemExposure | null;
   private count = 0;
-  private readonly sums: Record<MetricName, CompensatedSum[]>;
+  private readonly sums: Record<PerUserMetricName, CompensatedSum[]>;
   private readonly scratch: UserMetricValues;
 
-  constructor(ks: readonly number[], metrics?: readonly MetricName[]) {
+  constructor(ks: readonly number[], metrics?: readonly MetricName[], numItems?: number) {
     this.computer = new UserMetricComputer(ks);
     this.metrics = checkMetrics(metrics);
+    const aggregates = this.metrics.filter((m) => metricKind(m) === 'aggregate');
+    if (aggregates.length > 0) {
+      if (numItems === undefined) throw new Error(`eval: metric '${aggregates[0]}' needs numItems`);
+      this.exposure = new ItemExposure(this.computer.ks, numItems);
+    } else {
+      this.exposure = null;
+    }
     const mk = (): CompensatedSum[] => this.computer.ks.map(() => new CompensatedSum());
-    this.sums = { recall: mk(), ndcg: mk(), precision: mk(), mrr: mk() };
+    this.sums = { recall: mk(), ndcg: mk(), hit: mk(), precision: mk(), mrr: mk(), map: mk(), rrsum: mk() };
     this.scratch = this.computer.newValues();
   }
 
@@ -202,7 +377,7 @@ export class MetricAccumulator {
 
   /** Add one user's precomputed values. */
   addValues(v: UserMetricValues): void {
-    for (const m of METRIC_NAMES) {
+    for (const m of PER_USER_METRICS) {
       const s = this.sums[m];
       const arr = v[m];
       for (let i = 0; i < s.length; i++) s[i].add(arr[i]);
@@ -220,6 +395,11 @@ export class MetricAccumulator {
     return v;
   }
 
+  /** Add one user's top-K items (topk[off + j], j < K) to the exposure counts; no-op without aggregates. */
+  addExposure(topk: ArrayLike<number>, off = 0): void {
+    if (this.exposure) this.exposure.add(topk, off);
+  }
+
   /** Add one user from its ranking (best first, >= K items) and ground-truth list. */
   addRanking(topk: ArrayLike<number>, groundTruth: ArrayLike<number>): UserMetricValues {
     const K = this.K;
@@ -228,16 +408,22 @@ export class MetricAccumulator {
     for (let i = 0; i < groundTruth.length; i++) gt.add(groundTruth[i]);
     const hits = new Uint8Array(K);
     for (let j = 0; j < K; j++) hits[j] = gt.has(topk[j]) ? 1 : 0;
+    this.addExposure(topk);
     return this.addHits(hits, groundTruth.length);
   }
 
   /**
-   * Means over the added users. With no users every value is NaN (the official code divides
-   * by a test-user count of 0).
+   * Means (and requested aggregates) over the added users. With no users every value is NaN
+   * (the official code divides by a test-user count of 0).
    */
   result(): MetricResult {
     const n = this.count;
-    const mean = (m: MetricName): number[] => this.sums[m].map((s) => s.value / n);
+    if (this.exposure && this.exposure.users !== n) {
+      throw new Error(
+        `MetricAccumulator: ${n} users added but ${this.exposure.users} top-K lists: coverage/gini need addExposure for every user (or addRanking)`,
+      );
+    }
+    const mean = (m: PerUserMetricName): number[] => this.sums[m].map((s) => s.value / n);
     const r: MetricResult = {
       users: n,
       ks: this.ks.slice(),
@@ -245,15 +431,19 @@ export class MetricAccumulator {
       recall: mean('recall'),
       ndcg: mean('ndcg'),
     };
-    if (this.metrics.includes('precision')) r.precision = mean('precision');
-    if (this.metrics.includes('mrr')) r.mrr = mean('mrr');
+    for (const m of this.metrics) {
+      if (m === 'recall' || m === 'ndcg') continue;
+      if (m === 'coverage') r.coverage = this.exposure!.coverage();
+      else if (m === 'gini') r.gini = this.exposure!.gini();
+      else r[m] = mean(m);
+    }
     return r;
   }
 }
 
 /**
  * Flatten a result to `{"recall@5": ..., "recall@10": ..., "ndcg@5": ...}`, for the requested
- * metrics in their order, then by k in the order of `ks`.
+ * metrics in their order, then by k in the order of `ks` (`parseMetricKey` reads these keys).
  */
 export function flattenMetrics(result: MetricResult): Record<string, number> {
   const out: Record<string, number> = {};

@@ -7,7 +7,8 @@
  *   scores) and the others are unchanged. Only the given mask is applied: validation items are
  *   not masked when testing and vice versa (pass the training matrix as the mask);
  * - top-K with K = max(ks) (`torch.topk`), then per-user metrics (see ./metrics.ts);
- * - evaluated users are those with >= 1 ground-truth item; means are over them.
+ * - evaluated users are those with >= 1 ground-truth item; means are over them, and the
+ *   aggregate metrics (coverage, gini) are over their top-k lists.
  *
  * Ties: `kernels.topkRows` orders equal scores by lower item index first. `torch.topk` on CPU
  * does not document its tie order; for the usual case (ties only among masked items at -1e8,
@@ -17,7 +18,8 @@
  * should not produce them.
  *
  * Memory is bounded: one [batchSize x numItems] float32 score buffer, one [batchSize x dim]
- * user buffer and [batchSize x K] top-K buffers are allocated once and reused.
+ * user buffer and [batchSize x K] top-K buffers are allocated once and reused; coverage / gini
+ * add one Int32Array(numItems) of exposure counts per k (not per user).
  */
 import type { Kernels } from '../kernels/types.js';
 import {
@@ -69,11 +71,15 @@ export interface FullRankingOptions extends ScoringOptions {
   /** The evaluated split (validation or test). CSR users x items. */
   groundTruth: CsrPattern;
   ks: number[];
-  /** Metrics to report (default ['recall', 'ndcg']); recall and ndcg are always computed. */
-  metrics?: MetricName[];
+  /**
+   * Metrics to report (default ['recall', 'ndcg']; `REPORT_METRICS` for the full report); recall
+   * and ndcg are always computed.
+   */
+  metrics?: readonly MetricName[];
   /**
    * Called for every evaluated user in increasing user order with its top-K items (a view into
-   * a reused buffer) and its metric values (a reused object). Copy what you keep.
+   * a reused buffer) and its per-user metric values (a reused object, every per-user metric
+   * whether requested or not). Copy what you keep.
    */
   onUser?: (user: number, topk: Int32Array, values: UserMetricValues) => void;
 }
@@ -222,9 +228,9 @@ export function topKForUsers(opts: TopKOptions): Int32Array {
 export function evaluateFullRanking(opts: FullRankingOptions): FullRankingResult {
   const { kernels, numUsers, numItems, trainMask, groundTruth, onUser } = opts;
   const ks = checkKs(opts.ks);
-  const acc = new MetricAccumulator(ks, opts.metrics);
-  const K = acc.K;
+  const K = Math.max(...ks);
   if (K > numItems) throw new Error(`evaluateFullRanking: max(ks) = ${K} > numItems (${numItems})`);
+  const acc = new MetricAccumulator(ks, opts.metrics, numItems);
   checkCsr('trainMask', trainMask, numUsers, numItems);
   checkCsr('groundTruth', groundTruth, numUsers, numItems);
 
@@ -253,6 +259,7 @@ export function evaluateFullRanking(opts: FullRankingOptions): FullRankingResult
         const o = r * K;
         for (let j = 0; j < K; j++) hits[j] = stamp[topIdx[o + j]] === tag ? 1 : 0;
         const v = acc.addHits(hits, g1 - g0);
+        acc.addExposure(topIdx, o);
         if (onUser) onUser(u, topIdx.subarray(o, o + K), v);
       }
     }
