@@ -8,8 +8,8 @@
 export { loadDataset, assemble, type Dataset, type Interactions } from './data/dataset.js';
 export { loadTextVectors, TEXT_FILES } from './data/text-vectors.js';
 export { DataError } from './data/errors.js';
-export { resolveConfig, type ResolveOptions } from './config/load.js';
-export { defaultConfig, inferSection, type DatasetSection } from './config/defaults.js';
+export { resolveConfig, type ResolveOptions, type ResolvedConfig } from './config/load.js';
+export { defaultConfig, chooseDefaults, autoTraining, recogniseDataset, PAPER_DATASETS, type DatasetSection, type DataStats, type DefaultsChoice } from './config/defaults.js';
 export { ConfigError, type Config, type ModelSection, ALIGNMENTS, type AlignName } from './config/schema.js';
 export { createModel, parseModelName, officialName, supportedModels, requiredText, BACKBONES } from './models/registry.js';
 export type { RecModel, LossResult, ScoringEmbeddings } from './models/types.js';

@@ -37,13 +37,13 @@ describe('paper-behaviour options', () => {
     it(`${backbone} + irllrec: TA and ITM can be switched on (momentum teacher created)`, () => {
       const { ds, text } = tiny();
       const sets = ['model.intent_num=4', 'model.kd_int_weight_2=0.1', 'model.kd_int_weight_3=0.1', 'train.batch_size=64'];
-      const { config } = resolveConfig({ model: backbone, align: 'irllrec', datasetName: 'tiny', sets });
+      const { config } = resolveConfig({ model: backbone, align: 'irllrec', sets });
       const r = train({ config, dataset: ds, text, epochs: 2 });
       expect(r.lastLosses.kd_int_2_loss).toBeGreaterThan(0);
       expect(r.lastLosses.loss_itm).not.toBe(0);
       expect(r.model.params.has('int_mlp_m.0.weight')).toBe(true);
       // reference default on these backbones: no TA/ITM, no teacher
-      const ref = resolveConfig({ model: backbone, align: 'irllrec', datasetName: 'tiny', sets: ['model.intent_num=4'] }).config;
+      const ref = resolveConfig({ model: backbone, align: 'irllrec', sets: ['model.intent_num=4'] }).config;
       expect(ref.model.kd_int_weight_2).toBe(0);
       const m = createModel(ref, buildNormalizedAdjacency(ds.train), new Rng(1), text);
       expect(m.params.has('int_mlp_m.0.weight')).toBe(false);
@@ -54,7 +54,7 @@ describe('paper-behaviour options', () => {
     const { ds } = tiny();
     const adj = buildNormalizedAdjacency(ds.train);
     const scores = (noise: boolean) => {
-      const { config } = resolveConfig({ model: 'bigcf', datasetName: 'tiny', sets: ['model.intent_num=4', `model.eval_noise=${noise}`] });
+      const { config } = resolveConfig({ model: 'bigcf', sets: ['model.intent_num=4', `model.eval_noise=${noise}`] });
       const m = createModel(config, adj, new Rng(5));
       const rng = new Rng(9);
       return [m.scoringEmbeddings(rng).user.slice(0, 20), m.scoringEmbeddings(rng).user.slice(0, 20)];

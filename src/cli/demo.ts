@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveConfig } from '../config/load.js';
+import { chooseDefaults } from '../config/defaults.js';
 import type { Config } from '../config/schema.js';
 import { csrNnz } from '../data/csr.js';
 import { assemble, loadDataset, type Dataset } from '../data/dataset.js';
@@ -32,7 +33,7 @@ import { readProfiles, runProfile, type ProfileRecord } from '../text/profile.js
 import { train, type TrainResult } from '../train/trainer.js';
 import { Rng } from '../util/rng.js';
 import { runCommand, UsageError } from './errors.js';
-import { parseIntOption } from './train.js';
+import { datasetStats, parseIntOption } from './train.js';
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const bundledMovieLens = join(packageRoot, 'data', 'movielens-latest-small');
@@ -68,12 +69,6 @@ export const DEMO_MODELS: [string, string][] = [
   ['RLMRec-Con', 'lightgcn_plus'],
   ['IRLLRec', 'lightgcn_int'],
 ];
-
-/**
- * Demo training settings, on top of the official per-model defaults: lr 1e-2 instead of 1e-3 (the
- * official protocol otherwise needs ~150 epochs on this small graph), same early stopping.
- */
-export const DEMO_SETS = ['optimizer.lr=0.01'];
 
 const METRICS = ['recall@5', 'recall@10', 'recall@20', 'ndcg@5', 'ndcg@10', 'ndcg@20'];
 
@@ -144,11 +139,13 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
     timings.embed = secs(t);
 
     say(`[4/5] train ${DEMO_MODELS.map(([l]) => l).join(', ')} on ${ds.numUsers} users x ${ds.numItems} items (train ${csrNnz(ds.train)} / valid ${csrNnz(ds.valid)} / test ${csrNnz(ds.test)}); ` +
-      (epochs !== undefined ? `exactly ${epochs} epochs each` : `official early stopping (validate every 3 epochs, patience 5), ${DEMO_SETS.join(' ')}`));
+      (epochs !== undefined ? `exactly ${epochs} epochs each` : 'early stopping (validate every 3 epochs, patience 5)') +
+      '; the defaults any dataset of this size gets (as irllrec train):');
+    for (const line of chooseDefaults(datasetStats(ds)).reasons) say(`  defaults: ${line}`);
     const results: { label: string; model: string; config: Config; result: TrainResult; seconds: number }[] = [];
     for (const [label, model] of DEMO_MODELS) {
       t = performance.now();
-      const { config } = resolveConfig({ model, datasetName: ds.name, sets: DEMO_SETS });
+      const { config } = resolveConfig({ model, stats: datasetStats(ds) });
       const need = requiredText(config.model.align);
       const text = need.length ? loadTextVectors(dir, ds.numUsers, ds.numItems, need) : {};
       const log = (s: string) => {
@@ -188,7 +185,7 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
       process.stderr.write(text);
       const out = {
         dataset: { name: ds.name, users: ds.numUsers, items: ds.numItems, train: csrNnz(ds.train), valid: csrNnz(ds.valid), test: csrNnz(ds.test), dir: o.out ? dir : null },
-        protocol: epochs !== undefined ? `fixed ${epochs} epochs, final weights` : `official early stopping with ${DEMO_SETS.join(' ')}`,
+        protocol: epochs !== undefined ? `fixed ${epochs} epochs, final weights` : 'early stopping, the auto defaults for this data (see the log)',
         kernels: getKernels().info,
         models: results.map((r) => ({ label: r.label, model: r.model, epochs_run: r.result.epochsRun, best_epoch: r.result.bestEpoch, seconds: r.seconds, valid: r.result.valid, test: r.result.test })),
         example: { user: user.key, user_intent: user.intent.intent, model: best.model, recommendations: recs },

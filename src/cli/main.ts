@@ -4,8 +4,10 @@ import { Command } from 'commander';
 import { runCommand } from './errors.js';
 import { trainCommand } from './train.js';
 import { registerDemoCommand } from './demo.js';
+import { registerTuneCommand } from './tune.js';
 import { registerTextCommands } from './text-commands.js';
 import { registerServeCommands } from './serve-commands.js';
+import { registerEvaluateCommands } from './evaluate-commands.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -19,11 +21,12 @@ program
   .command('train')
   .description('train a model on a dataset directory (trn/val/tst_mat.pkl or train/valid/test.tsv)')
   .option('--data <dir>', 'dataset directory')
-  .option('--model <name>', 'backbone (lightgcn, sgl, simgcl, dccf, bigcf) or an official name (lightgcn_plus, sgl_int, ...)', 'lightgcn')
+  .option('--model <name>', 'backbone (lightgcn, sgl, simgcl, dccf, bigcf) or an official name (lightgcn_plus, sgl_int, ...); default: the --config file\'s model, else lightgcn')
   .option('--align <name>', 'alignment plug-in: none, rlmrec-con, rlmrec-gen, irllrec')
   .option('--text-dir <dir>', 'directory with the text vectors (default: the dataset directory); see docs')
   .option('--config <file>', 'config file (YAML or JSON); unknown keys are errors')
   .option('--set <key=value>', 'override one config key, e.g. --set model.reg_weight=1e-5 (repeatable)', collect)
+  .option('--preset <name>', 'official per-dataset hyperparameters: amazon, yelp or movie (default: recognised from the data, else rules from its size; the log says which)')
   .option('--epochs <n>', 'train exactly n epochs (no early stopping), then test')
   .option('--seed <s>', 'random seed (train.seed)')
   .option('--out <dir>', 'run directory: config, checkpoints after every epoch, history, summary')
@@ -32,9 +35,11 @@ program
   .action((o) => runCommand(() => trainCommand(o)));
 
 registerDemoCommand(program);
+registerTuneCommand(program);
 
 registerTextCommands(program);
 registerServeCommands(program);
+registerEvaluateCommands(program);
 
 program.showHelpAfterError();
 program.exitOverride((err) => {

@@ -172,7 +172,7 @@ export function registerServeCommands(program: Command): void {
     .option('--explain', 'explain each item: interaction intents, matching text intents, similar training items')
     .option('--exclude-seen <which>', 'train (default: leave out training items), all (also validation/test items), none')
     .option('--exclude <id>', 'item never to recommend (repeatable)', collect)
-    .option('--data <dir>', 'the dataset directory, if it moved since training')
+    .option('--data <dir>', 'read the dataset from this directory instead of the run\'s own copy (RUN/data/)')
     .option('--json', 'print JSON on stdout')
     .action((o: RecommendCli) => runCommand(() => recommendCommand(o)));
 
@@ -183,7 +183,7 @@ export function registerServeCommands(program: Command): void {
     .option('--format <f>', `one of ${EXPORT_FORMATS.join(', ')}`)
     .option('--out <dir>', 'output directory (default: RUN/export-FORMAT)')
     .option('--force', 'replace an earlier export in --out')
-    .option('--data <dir>', 'the dataset directory, if it moved since training')
+    .option('--data <dir>', 'read the dataset from this directory instead of the run\'s own copy (RUN/data/)')
     .option('--json', 'print a summary on stdout')
     .action((o: ExportCli) => runCommand(() => exportCommand(o)));
 
@@ -196,7 +196,7 @@ export function registerServeCommands(program: Command): void {
     .option('--max-k <n>', 'largest k a request may ask for (default min(1000, items))')
     .option('--max-batch <n>', 'most users/items per request (default 1000)')
     .option('--access-log', 'one stderr line per request')
-    .option('--data <dir>', 'the dataset directory, if it moved since training')
+    .option('--data <dir>', 'read the dataset from this directory instead of the run\'s own copy (RUN/data/)')
     .action((o: ServeCli) => runCommand(() => serveCommand(o)));
 
   program

@@ -1,48 +1,74 @@
-/** Resolves the run configuration: defaults (model x dataset section) <- config file <- --set. */
+/**
+ * Resolves the run configuration: defaults (model x dataset section, chosen from the data's content or
+ * a preset; see defaults.ts) <- config file <- --set.
+ */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { defaultConfig, hasDefaults, inferSection, type DatasetSection } from './defaults.js';
+import { chooseDefaults, defaultConfig, hasDefaults, SECTIONS, type DataStats, type DatasetSection, type DefaultsChoice } from './defaults.js';
 import { applyOverrides, ConfigError, flatten, parseValue, validate, type Config } from './schema.js';
 import { parseModelName } from '../models/registry.js';
 
 export interface ResolveOptions {
-  model: string;
+  /** Model name; default: the config file's model.name (and align), else lightgcn. */
+  model?: string;
   /** --align (none, rlmrec-con, rlmrec-gen, irllrec); official model names imply it. */
   align?: string;
-  datasetName: string;
-  section?: DatasetSection;
+  /** The training data's size: picks the defaults (recognised paper dataset, or the auto rules). */
+  stats?: DataStats;
+  /** An official section by name (`--preset`), overriding what the data would get. */
+  preset?: string;
   configFile?: string;
   sets?: string[];
   seed?: number;
 }
 
-export function resolveConfig(o: ResolveOptions): { config: Config; section: DatasetSection } {
+export interface ResolvedConfig {
+  config: Config;
+  section: DatasetSection;
+  /** How the defaults were chosen, one line per decision (for the log). */
+  defaults: DefaultsChoice;
+}
+
+export function parsePreset(p: string | undefined): DatasetSection | undefined {
+  if (p === undefined) return undefined;
+  if (!(SECTIONS as readonly string[]).includes(p)) throw new ConfigError(`--preset ${p}: expected one of ${SECTIONS.join(', ')}`);
+  return p as DatasetSection;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let obj: unknown;
+  try {
+    obj = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'} (${(e as Error).message.split('\n')[0]})`);
+  }
+  return flatten(obj ?? {}, file);
+}
+
+export function resolveConfig(o: ResolveOptions): ResolvedConfig {
+  const fromFile = o.configFile ? readConfigFile(o.configFile) : null;
+  // without --model, a config file that names its model (e.g. tune's best.yaml) decides
+  const model = o.model ?? (typeof fromFile?.['model.name'] === 'string' ? fromFile['model.name'] : 'lightgcn');
+  const align = o.align ?? (o.model === undefined && typeof fromFile?.['model.align'] === 'string' ? fromFile['model.align'] : undefined);
   let parsed: ReturnType<typeof parseModelName>;
   try {
-    parsed = parseModelName(o.model, o.align);
+    parsed = parseModelName(model, align);
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
-  const section = o.section ?? inferSection(o.datasetName);
+  const choice = chooseDefaults(o.stats, parsePreset(o.preset));
+  const section = choice.section;
   if (!hasDefaults(parsed.backbone, parsed.align)) {
     throw new ConfigError(`${parsed.backbone} with alignment ${parsed.align} is not supported yet`);
   }
-  let cfg = defaultConfig(parsed.backbone, parsed.align, section);
-  if (o.configFile) {
-    let text: string;
-    try {
-      text = readFileSync(o.configFile, 'utf8');
-    } catch (e) {
-      throw new ConfigError(`${o.configFile}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-    let obj: unknown;
-    try {
-      obj = o.configFile.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-    } catch (e) {
-      throw new ConfigError(`${o.configFile}: not valid ${o.configFile.endsWith('.json') ? 'JSON' : 'YAML'} (${(e as Error).message.split('\n')[0]})`);
-    }
-    cfg = applyOverrides(cfg, flatten(obj ?? {}, o.configFile), o.configFile);
-  }
+  let cfg = applyOverrides(defaultConfig(parsed.backbone, parsed.align, section), choice.sets, 'defaults');
+  if (fromFile) cfg = applyOverrides(cfg, fromFile, o.configFile!);
   const sets: Record<string, unknown> = {};
   for (const s of o.sets ?? []) {
     const eq = s.indexOf('=');
@@ -53,7 +79,7 @@ export function resolveConfig(o: ResolveOptions): { config: Config; section: Dat
   if (o.seed !== undefined) sets['train.seed'] = o.seed;
   cfg = applyOverrides(cfg, sets, '--set');
   if (cfg.model.name !== parsed.backbone || cfg.model.align !== parsed.align) {
-    throw new ConfigError(`model.name/model.align (${cfg.model.name}, ${cfg.model.align}) in the config differ from --model ${o.model}${o.align ? ` --align ${o.align}` : ''}`);
+    throw new ConfigError(`model.name/model.align (${cfg.model.name}, ${cfg.model.align}) in the config differ from --model ${model}${align ? ` --align ${align}` : ''}`);
   }
-  return { config: validate(cfg), section };
+  return { config: validate(cfg), section, defaults: choice };
 }

@@ -3,6 +3,8 @@
  * cross-check against the reference; unknown keys are errors, and so are model keys the chosen
  * model does not read; defaults live in defaults.ts.
  */
+import { metricKind, parseMetricKey, type MetricName } from '../eval/metrics.js';
+
 export const ALIGNMENTS = ['none', 'rlmrec-con', 'rlmrec-gen', 'irllrec'] as const;
 export type AlignName = (typeof ALIGNMENTS)[number];
 
@@ -43,6 +45,8 @@ export interface Config {
     test_step: number;
     patience: number;
     seed: number;
+    /** Early stopping and best-weight selection on this validation metric, e.g. `ndcg@10` (default `recall@<max k>`, the official choice). */
+    valid_metric?: string;
   };
   test: {
     k: number[];
@@ -57,7 +61,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = 'int' | 'posint' | 'number' | 'positive' | 'prob' | 'string' | 'intlist' | 'bool' | 'align';
+type Kind = 'int' | 'posint' | 'number' | 'positive' | 'prob' | 'string' | 'intlist' | 'bool' | 'align' | 'metric';
 
 /** Every accepted key and its type. */
 export const CONFIG_KEYS: Record<string, Kind> = {
@@ -90,6 +94,7 @@ export const CONFIG_KEYS: Record<string, Kind> = {
   'train.test_step': 'posint',
   'train.patience': 'posint',
   'train.seed': 'int',
+  'train.valid_metric': 'metric',
   'test.k': 'intlist',
   'test.batch_size': 'posint',
 };
@@ -104,6 +109,9 @@ function check(key: string, kind: Kind, v: unknown, where: string): unknown {
     case 'align':
       if (typeof v !== 'string' || !(ALIGNMENTS as readonly string[]).includes(v)) throw bad(`one of ${ALIGNMENTS.join(', ')}`);
       return v;
+    case 'metric':
+      if (typeof v !== 'string' || !/^[a-z]+@[1-9][0-9]*$/i.test(v.trim())) throw bad('a metric at a cut-off, e.g. ndcg@10');
+      return v.trim().toLowerCase();
     case 'bool':
       if (typeof v !== 'boolean') throw bad('true or false');
       return v;
@@ -134,7 +142,7 @@ function check(key: string, kind: Kind, v: unknown, where: string): unknown {
 export function parseValue(key: string, raw: string): unknown {
   const kind = CONFIG_KEYS[key];
   if (!kind) throw new ConfigError(`--set ${key}: unknown config key ${key} (known: ${Object.keys(CONFIG_KEYS).join(', ')})`);
-  if (kind === 'string' || kind === 'align') return raw;
+  if (kind === 'string' || kind === 'align' || kind === 'metric') return raw;
   if (kind === 'bool') {
     if (raw === 'true' || raw === 'false') return raw === 'true';
     throw new ConfigError(`--set ${key}=${raw}: expected true or false`);
@@ -175,7 +183,8 @@ export function applyOverrides(base: Config, overrides: Record<string, unknown>,
     const kind = CONFIG_KEYS[key];
     if (!kind) throw new ConfigError(`${where}: unknown config key ${key}`);
     const [sec, field] = key.split('.') as [string, string];
-    if (!(field in next[sec]!)) throw new ConfigError(`${where}: ${key} is not a parameter of ${modelLabel(base)}`);
+    // optional keys outside the model section (train.valid_metric) may be absent from the base
+    if (sec === 'model' && !(field in next[sec]!)) throw new ConfigError(`${where}: ${key} is not a parameter of ${modelLabel(base)}`);
     next[sec]![field] = check(key, kind, v, where);
   }
   return next as unknown as Config;
@@ -186,5 +195,20 @@ export function validate(cfg: Config, where = 'config'): Config {
   for (const [sec, fields] of Object.entries(cfg as unknown as Record<string, Record<string, unknown>>)) {
     for (const [field, v] of Object.entries(fields)) flat[`${sec}.${field}`] = v;
   }
-  return applyOverrides(cfg, flat, where);
+  const out = applyOverrides(cfg, flat, where);
+  // relations between keys: the validation metric must be one that is evaluated
+  try {
+    validMetric(out);
+  } catch (e) {
+    throw new ConfigError(`${where}: train.valid_metric: ${(e as Error).message}`);
+  }
+  return out;
+}
+
+/** The validation metric of a config: `train.valid_metric`, else the official recall at the last k. */
+export function validMetric(cfg: Config): { key: string; metric: MetricName; k: number } {
+  const key = cfg.train.valid_metric ?? `recall@${cfg.test.k[cfg.test.k.length - 1]}`;
+  const { metric, k } = parseMetricKey(key, cfg.test.k);
+  if (metricKind(metric) !== 'mean') throw new Error(`${metric} is a catalogue-level figure, not a per-user metric to select a model on`);
+  return { key: `${metric}@${k}`, metric, k };
 }

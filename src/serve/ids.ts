@@ -116,25 +116,30 @@ function readMapper(file: string, size: number, idField: string): IdMap | null {
   return new IdMap(size, keys, 'mapper', file);
 }
 
+/**
+ * One side's id map of a dataset directory (see the module doc): the IdMap and, in `file`, the
+ * file it was read from (null for indices).
+ */
+export function pickIdMap(dir: string, side: 'users' | 'items', size: number): IdMap {
+  const [tsv, suffix, idField, withTitle] = side === 'users'
+    ? ['users.tsv', '_user.json', 'uid', false] as const
+    : ['items.tsv', '_item.json', 'iid', true] as const;
+  const t = join(dir, tsv);
+  if (existsSync(t)) return readTsvMap(t, size, withTitle);
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((f) => f.endsWith(suffix)).sort();
+  } catch {
+    // an unreadable directory: fall back to indices
+  }
+  for (const f of names) {
+    const m = readMapper(join(dir, f), size, idField);
+    if (m) return m;
+  }
+  return IdMap.identity(size);
+}
+
 /** The id maps of a dataset directory (see the module doc). */
 export function loadIdMaps(dir: string, numUsers: number, numItems: number): { users: IdMap; items: IdMap } {
-  const pick = (tsv: string, suffix: string, idField: string, size: number, withTitle: boolean): IdMap => {
-    const t = join(dir, tsv);
-    if (existsSync(t)) return readTsvMap(t, size, withTitle);
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir).filter((f) => f.endsWith(suffix)).sort();
-    } catch {
-      // an unreadable directory: fall back to indices
-    }
-    for (const f of names) {
-      const m = readMapper(join(dir, f), size, idField);
-      if (m) return m;
-    }
-    return IdMap.identity(size);
-  };
-  return {
-    users: pick('users.tsv', '_user.json', 'uid', numUsers, false),
-    items: pick('items.tsv', '_item.json', 'iid', numItems, true),
-  };
+  return { users: pickIdMap(dir, 'users', numUsers), items: pickIdMap(dir, 'items', numItems) };
 }

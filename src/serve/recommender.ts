@@ -69,6 +69,16 @@ export interface SimilarOptions {
   candidates?: Id[];
 }
 
+/** A (user, item) pair to score: `[user, item]` or `{user, item}`. */
+export type ScorePair = readonly [Id, Id] | { user: Id; item: Id };
+
+export interface PairScore {
+  user: string;
+  item: string;
+  /** The model's score, exactly the one `recommend` gives this item for this user. */
+  score: number;
+}
+
 export interface ItemNeighbours {
   item: string;
   title?: string;
@@ -763,6 +773,57 @@ export class Recommender {
     const res = this.recommendIndices(idx, o);
     const out = res.map((r, n) => ({ user: this.users.key(idx[n]!), items: this.scored(r.items, r.scores) }));
     return single ? out[0]! : out;
+  }
+
+  /**
+   * The model's score of each (user, item) pair, in order: the same float32 dot product of the
+   * final embeddings that `recommend` ranks by and returns. Unknown ids throw NotFoundError naming
+   * them (`.ids`).
+   */
+  score(pairs: readonly ScorePair[]): PairScore[] {
+    if (!Array.isArray(pairs)) throw new InvalidArgumentError('pairs must be a list of [user, item] or {user, item}');
+    const n = pairs.length;
+    const us = new Int32Array(n);
+    const is = new Int32Array(n);
+    const missingUsers: string[] = [];
+    const missingItems: string[] = [];
+    const lookup = (map: IdMap, id: unknown): number => (typeof id === 'string' || typeof id === 'number' ? map.lookup(id) : -1);
+    for (let p = 0; p < n; p++) {
+      const pair = pairs[p] as unknown;
+      let user: unknown;
+      let item: unknown;
+      if (Array.isArray(pair) && pair.length === 2) [user, item] = pair;
+      else if (pair && typeof pair === 'object' && 'user' in pair && 'item' in pair) ({ user, item } = pair as { user: unknown; item: unknown });
+      else throw new InvalidArgumentError(`pairs[${p}] must be [user, item] or {user, item}, got ${JSON.stringify(pair)?.slice(0, 80)}`);
+      us[p] = lookup(this.users, user);
+      is[p] = lookup(this.items, item);
+      if (us[p]! < 0) missingUsers.push(String(user));
+      if (is[p]! < 0) missingItems.push(String(item));
+    }
+    const names = (xs: string[]) => `${[...new Set(xs)].slice(0, 5).map((m) => JSON.stringify(m)).join(', ')}${new Set(xs).size > 5 ? ` and ${new Set(xs).size - 5} more` : ''}`;
+    if (missingUsers.length) throw new NotFoundError(`unknown user${new Set(missingUsers).size > 1 ? 's' : ''}: ${names(missingUsers)}`, [...new Set(missingUsers)]);
+    if (missingItems.length) throw new NotFoundError(`unknown item${new Set(missingItems).size > 1 ? 's' : ''}: ${names(missingItems)}`, [...new Set(missingItems)]);
+    // one matrix product per user over its items: the kernel computes each score as one
+    // multiply-add chain over the dimensions, whatever the shape, so these are recommend's scores
+    const order = Array.from({ length: n }, (_, p) => p).sort((a, b) => us[a]! - us[b]! || a - b);
+    const d = this.dim;
+    const out = new Float32Array(n);
+    for (let s = 0; s < n;) {
+      const u = us[order[s]!]!;
+      let e = s;
+      while (e < n && us[order[e]!] === u) e++;
+      const m = e - s;
+      const rows = Int32Array.from({ length: m }, (_, j) => is[order[s + j]!]!);
+      const T = new Float32Array(m * d);
+      this.kernels.gatherRows(d, this.itemEmb, rows, T);
+      const S = new Float32Array(m);
+      this.kernels.gemm(false, true, 1, m, d, 1, this.userEmb.subarray(u * d, (u + 1) * d), d, T, d, 0, S, m);
+      for (let j = 0; j < m; j++) out[order[s + j]!] = S[j]!;
+      s = e;
+    }
+    const res: PairScore[] = new Array(n);
+    for (let p = 0; p < n; p++) res[p] = { user: this.users.key(us[p]!), item: this.items.key(is[p]!), score: out[p]! };
+    return res;
   }
 
   /** A builder: rec.query(users).k(20).excludeSeen('all').exclude([...]).toArray(). */

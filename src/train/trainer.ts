@@ -1,7 +1,8 @@
 /**
  * The generic trainer, following the official protocol (SSLRec/RLMRec trainer):
  * - each epoch: fresh negatives, shuffled batches, loss -> backward -> Adam step per batch;
- * - validate after epochs with epoch % test_step == 0 on Recall@max(k) (the last k), keep the
+ * - validate after epochs with epoch % test_step == 0 on `train.valid_metric` (default: the
+ *   official Recall@max(k), the last k), keep the
  *   best weights on strict improvement, stop after `patience` evaluations without improvement;
  * - restore the best weights, evaluate validation once more and the test split once.
  * With a fixed epoch count (`epochs`), it trains exactly that many epochs (no early stopping) and
@@ -10,12 +11,12 @@
  * With `runDir`, a checkpoint is written after every epoch; `resume` continues from it exactly
  * (same losses and metrics as an uninterrupted run).
  */
-import type { Config } from '../config/schema.js';
+import { validMetric, type Config } from '../config/schema.js';
 import type { CsrPattern } from '../data/csr.js';
 import type { Dataset } from '../data/dataset.js';
 import { buildNormalizedAdjacency } from '../data/graph.js';
 import { PairSampler } from '../data/sampler.js';
-import { evaluateFullRanking, flattenMetrics } from '../eval/index.js';
+import { DEFAULT_METRICS, evaluateFullRanking, flattenMetrics, REPORT_METRICS, type MetricName } from '../eval/index.js';
 import { getKernels } from '../kernels/index.js';
 import type { TextVectors } from '../models/alignment/types.js';
 import { createModel } from '../models/registry.js';
@@ -52,6 +53,12 @@ export interface TrainOptions {
   runDir?: string;
   /** Continue from the checkpoint in runDir. */
   resume?: boolean;
+  /**
+   * Pause (checkpoint, no final evaluation) once this many epochs have run in total, unless the run
+   * stopped earlier; a later call with `resume` continues it exactly. Used by `tune` (successive
+   * halving trains the survivors of a rung further).
+   */
+  pauseAtEpoch?: number;
   log?: (line: string) => void;
   onEpoch?: (e: EpochLog) => void;
   onEval?: (e: EvalLog) => void;
@@ -59,6 +66,10 @@ export interface TrainOptions {
 
 export interface TrainResult {
   model: RecModel;
+  /** True when the run stopped at `pauseAtEpoch` (valid/test then hold the best validation so far only). */
+  paused: boolean;
+  /** The best value of the validation metric so far (-Infinity before the first validation). */
+  bestValid: number;
   epochsRun: number;
   bestEpoch: number;
   trainSecondsPerEpoch: number;
@@ -88,11 +99,17 @@ export interface TrainState {
   hasBest: boolean;
 }
 
-export function evaluateSplit(model: RecModel, ds: Dataset, split: CsrPattern, cfg: Config, rng: Rng): Record<string, number> {
+/**
+ * Full-ranking metrics of a split. `metrics` defaults to every metric the report shows; the
+ * per-epoch validation asks only for recall, ndcg and the validation metric.
+ */
+export function evaluateSplit(
+  model: RecModel, ds: Dataset, split: CsrPattern, cfg: Config, rng: Rng, metrics: readonly MetricName[] = REPORT_METRICS,
+): Record<string, number> {
   const k = getKernels();
   const common = {
     kernels: k, numUsers: ds.numUsers, numItems: ds.numItems, trainMask: ds.train, groundTruth: split,
-    ks: cfg.test.k, batchSize: cfg.test.batch_size,
+    ks: cfg.test.k, batchSize: cfg.test.batch_size, metrics,
   };
   if (model.stochasticScoring) {
     // The reference recomputes the (noisy) embeddings for every test batch.
@@ -123,7 +140,9 @@ export function train(opts: TrainOptions): TrainResult {
   const sampler = new PairSampler(ds.trainPairs, ds.train);
   let trainRng = rng.fork();
   let evalRng = rng.fork();
-  const kMax = `recall@${cfg.test.k[cfg.test.k.length - 1]}`;
+  const selection = validMetric(cfg);
+  const kMax = selection.key;
+  const epochMetrics = [...new Set<MetricName>([...DEFAULT_METRICS, selection.metric])];
   const fixed = opts.epochs !== undefined;
   const maxEpochs = opts.epochs ?? cfg.train.epoch;
 
@@ -209,7 +228,9 @@ export function train(opts: TrainOptions): TrainResult {
   // op outputs and activation gradients of one step are recycled for the next
   const arena = new Arena();
   let stopped = false;
-  for (let epoch = startEpoch; epoch < maxEpochs && !stopped; epoch++) {
+  // a run resumed at (or past) its pause point has nothing to train before pausing again
+  let paused = opts.pauseAtEpoch !== undefined && startEpoch >= opts.pauseAtEpoch && startEpoch < maxEpochs;
+  for (let epoch = startEpoch; epoch < maxEpochs && !stopped && !paused; epoch++) {
     const t0 = performance.now();
     model.beginEpoch?.();
     const batches = sampler.epoch(trainRng, cfg.train.batch_size);
@@ -246,7 +267,7 @@ export function train(opts: TrainOptions): TrainResult {
 
     if (!fixed && epoch % cfg.train.test_step === 0) {
       const t1 = performance.now();
-      const metrics = evaluateSplit(model, ds, ds.valid, cfg, evalRng);
+      const metrics = evaluateSplit(model, ds, ds.valid, cfg, evalRng, epochMetrics);
       const ev: EvalLog = { epoch, split: 'valid', seconds: (performance.now() - t1) / 1000, metrics };
       history.evals.push(ev);
       opts.onEval?.(ev);
@@ -262,6 +283,18 @@ export function train(opts: TrainOptions): TrainResult {
       if (patience >= cfg.train.patience) stopped = true;
     }
     save(stopped ? maxEpochs : epoch + 1);
+    if (!stopped && opts.pauseAtEpoch !== undefined && epoch + 1 >= opts.pauseAtEpoch && epoch + 1 < maxEpochs) {
+      paused = true;
+      break;
+    }
+  }
+  if (paused) {
+    const valid = history.evals.filter((e) => e.epoch === bestEpoch && e.split === 'valid').at(-1)?.metrics ?? {};
+    log(`paused after epoch ${epochsRun - 1}: best ${kMax} ${Number.isFinite(best) ? best.toFixed(4) : 'none yet'} (epoch ${bestEpoch})`);
+    return {
+      model, paused, bestValid: best, epochsRun, bestEpoch, trainSecondsPerEpoch: epochsRun ? trainSeconds / epochsRun : 0, evalSeconds: 0,
+      valid, test: {}, lastLosses, history,
+    };
   }
   if (fixed) bestEpoch = epochsRun - 1;
   else if (bestState) model.params.load(bestState, 'best weights');
@@ -281,8 +314,8 @@ export function train(opts: TrainOptions): TrainResult {
   log(`best epoch ${bestEpoch} valid ${fmt(valid)}`);
   log(`test ${fmt(test)} ${evalSeconds.toFixed(2)}s`);
   return {
-    model, epochsRun, bestEpoch, trainSecondsPerEpoch: epochsRun ? trainSeconds / epochsRun : 0, evalSeconds,
-    valid, test, lastLosses, history: finalHistory,
+    model, paused: false, bestValid: fixed ? (valid[kMax] ?? best) : best, epochsRun, bestEpoch,
+    trainSecondsPerEpoch: epochsRun ? trainSeconds / epochsRun : 0, evalSeconds, valid, test, lastLosses, history: finalHistory,
   };
 }
 

@@ -1,0 +1,266 @@
+/**
+ * The run's own copy of its data (RUN/data/, see ./layout.ts): written by `irllrec train` so that a
+ * run directory copied anywhere serves, explains and evaluates exactly as the original, without
+ * the dataset directory it was trained on.
+ *
+ * What is copied is what serving and evaluation read, and nothing else (no corpus, no LLM cache):
+ * the splits (from the dataset as loaded, so pickled splits become TSV), the id maps, the text
+ * vectors the model was built with (float32 .npy; official pickles are converted), the profiles and
+ * intents, and embed.json. The copy is built in a temporary directory beside it and renamed into
+ * place; dataset.json, written last, lists every file with its size, so a half-copied run is
+ * refused instead of answering differently.
+ */
+import {
+  chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync,
+  statSync, writeSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { CsrPattern } from '../data/csr.js';
+import { assemble, type Dataset, type Interactions } from '../data/dataset.js';
+import { writeNpy } from '../data/formats/numpy.js';
+import { readInteractionsTsv } from '../data/formats/tsv.js';
+import { findTextFile } from '../data/text-vectors.js';
+import type { TextVectors } from '../models/alignment/types.js';
+import { pickIdMap } from '../serve/ids.js';
+import { RunError } from '../serve/errors.js';
+import { RUN_DATA_FILES, RUN_DATA_VERSION, runDataDir, type RunDataManifest } from './layout.js';
+
+export interface RunDataSource {
+  /** The dataset as training loaded it. */
+  dataset: Dataset;
+  /** The text vectors the model was built with. */
+  text: TextVectors;
+  /** Where the text vectors (and embed.json) were read from: run.json's textDir, else the dataset directory. */
+  textDir: string | null;
+  log?: (line: string) => void;
+}
+
+/** An opened RUN/data/. */
+export interface RunData {
+  dir: string;
+  manifest: RunDataManifest;
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes `lines()` chunks to a new file with one fd, then fsyncs it. */
+function writeChunks(path: string, chunks: Iterable<string>): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(path, 'w');
+  try {
+    for (const c of chunks) {
+      const b = Buffer.from(c, 'utf8');
+      let off = 0;
+      while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function* pairLines(user: ArrayLike<number>, item: ArrayLike<number>): Generator<string> {
+  yield 'user\titem\n';
+  let buf = '';
+  for (let i = 0; i < user.length; i++) {
+    buf += `${user[i]}\t${item[i]}\n`;
+    if (buf.length > 1 << 20) {
+      yield buf;
+      buf = '';
+    }
+  }
+  if (buf) yield buf;
+}
+
+function csrPairs(m: CsrPattern): Interactions {
+  const n = m.indptr[m.rows]!;
+  const user = new Int32Array(n);
+  for (let u = 0; u < m.rows; u++) user.fill(u, m.indptr[u]!, m.indptr[u + 1]!);
+  return { user, item: m.indices.slice(0, n) };
+}
+
+/**
+ * Writes RUN/data/ from the dataset training used (replacing an earlier copy atomically). Returns
+ * its manifest.
+ */
+export function writeRunData(runDir: string, src: RunDataSource): RunDataManifest {
+  const ds = src.dataset;
+  const final = runDataDir(runDir);
+  mkdirSync(runDir, { recursive: true });
+  // half-written copies of killed processes
+  for (const n of readdirSync(runDir)) if (n.startsWith('.data.tmp-') || n.startsWith('.data.old-')) rmSync(join(runDir, n), { recursive: true, force: true });
+  const tmp = join(runDir, `.data.tmp-${process.pid}`);
+  mkdirSync(tmp, { recursive: true });
+  const files: Record<string, number> = {};
+  const record = (rel: string) => {
+    files[rel] = statSync(join(tmp, rel)).size;
+  };
+  const copy = (from: string, rel: string) => {
+    const to = join(tmp, rel);
+    mkdirSync(dirname(to), { recursive: true });
+    copyFileSync(from, to);
+    chmodSync(to, 0o644); // not the source's mode: a read-only dataset must not make the run read-only
+    fsyncPath(to);
+    record(rel);
+  };
+  try {
+    // the splits, as the model saw them (training pairs in file order)
+    const sp = RUN_DATA_FILES.splits;
+    writeChunks(join(tmp, sp.train), pairLines(ds.trainPairs.user, ds.trainPairs.item));
+    record(sp.train);
+    const counts = { train: ds.trainPairs.user.length, valid: 0, test: 0 };
+    for (const s of ['valid', 'test'] as const) {
+      const p = csrPairs(ds[s]);
+      writeChunks(join(tmp, sp[s]), pairLines(p.user, p.item));
+      record(sp[s]);
+      counts[s] = p.user.length;
+    }
+    // the id maps: the very files serving reads
+    const ids: RunDataManifest['ids'] = { users: null, items: null };
+    for (const side of ['users', 'items'] as const) {
+      const tsv = join(ds.dir, RUN_DATA_FILES[side]);
+      if (existsSync(tsv)) {
+        copy(tsv, RUN_DATA_FILES[side]);
+        ids[side] = RUN_DATA_FILES[side];
+        continue;
+      }
+      try {
+        const m = pickIdMap(ds.dir, side, side === 'users' ? ds.numUsers : ds.numItems);
+        if (m.file) {
+          copy(m.file, basename(m.file));
+          ids[side] = basename(m.file);
+        }
+      } catch (e) {
+        src.log?.(`run data: ${side} id map not copied (${(e as Error).message})`);
+      }
+    }
+    // the text vectors the model was built with
+    const textDir = src.textDir ?? ds.dir;
+    const text: RunDataManifest['text'] = [];
+    for (const kind of Object.keys(src.text) as (keyof TextVectors)[]) {
+      const t = src.text[kind];
+      if (!t) continue;
+      const rel = RUN_DATA_FILES.text[kind];
+      writeNpy(join(tmp, rel), [t.rows, t.cols], t.data);
+      record(rel);
+      text.push({ kind, file: rel, rows: t.rows, cols: t.cols, source: findTextFile(textDir, kind) });
+    }
+    // profiles and intents (explanations, the local embedder's fold-in)
+    const pf = RUN_DATA_FILES.profiles;
+    let profiles = false;
+    if (existsSync(join(ds.dir, pf.manifest))) {
+      for (const rel of [pf.users, pf.items, pf.manifest]) if (existsSync(join(ds.dir, rel))) copy(join(ds.dir, rel), rel);
+      profiles = true;
+    }
+    // the embedder (looked up where serving looks: the text directory, then the dataset)
+    let embed = false;
+    for (const d of [textDir, ds.dir]) {
+      const f = join(d, RUN_DATA_FILES.embed);
+      if (existsSync(f)) {
+        copy(f, RUN_DATA_FILES.embed);
+        embed = true;
+        break;
+      }
+    }
+    const manifest: RunDataManifest = {
+      version: RUN_DATA_VERSION,
+      dataset: { name: ds.name, source: ds.dir, format: ds.format, users: ds.numUsers, items: ds.numItems },
+      splits: counts,
+      text,
+      ids,
+      profiles,
+      embed,
+      files,
+      created: new Date().toISOString(),
+    };
+    writeChunks(join(tmp, RUN_DATA_FILES.manifest), [`${JSON.stringify(manifest, null, 2)}\n`]);
+    try {
+      fsyncPath(tmp);
+    } catch {
+      // directories cannot be fsynced everywhere
+    }
+    // swap in: the previous copy (if any) stays complete until the new one is in place
+    const old = join(runDir, `.data.old-${process.pid}`);
+    if (existsSync(final)) renameSync(final, old);
+    renameSync(tmp, final);
+    rmSync(old, { recursive: true, force: true });
+    try {
+      fsyncPath(runDir);
+    } catch {
+      // directories cannot be fsynced everywhere
+    }
+    return manifest;
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function readManifest(file: string): RunDataManifest {
+  let m: RunDataManifest;
+  try {
+    m = JSON.parse(readFileSync(file, 'utf8')) as RunDataManifest;
+  } catch (e) {
+    throw new RunError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof m !== 'object' || m === null || typeof m.version !== 'number' || typeof m.dataset?.users !== 'number' || typeof m.dataset?.items !== 'number' || typeof m.files !== 'object') {
+    throw new RunError(`${file}: not a run data manifest`);
+  }
+  if (m.version > RUN_DATA_VERSION) throw new RunError(`${file}: version ${m.version} is newer than this irllrec understands (${RUN_DATA_VERSION}); upgrade irllrec`);
+  return m;
+}
+
+/**
+ * The run's own copy of its data, or null when the run has none (runs made before copies existed,
+ * or an interrupted first write). A copy with missing or truncated files is an error: copy the
+ * whole run directory again.
+ */
+export function readRunData(runDir: string): RunData | null {
+  const dir = runDataDir(runDir);
+  const mf = join(dir, RUN_DATA_FILES.manifest);
+  if (!existsSync(mf)) return null;
+  const manifest = readManifest(mf);
+  for (const [rel, size] of Object.entries(manifest.files)) {
+    const f = join(dir, rel);
+    if (!existsSync(f)) throw new RunError(`${f} is missing (an incomplete copy of the run? copy the whole run directory again)`);
+    const have = statSync(f).size;
+    if (have !== size) throw new RunError(`${f} has ${have} bytes, ${mf} says ${size} (an incomplete copy of the run? copy the whole run directory again)`);
+  }
+  return { dir, manifest };
+}
+
+/** The dataset of a run's copy: its splits, with the shape training had, under its original name. */
+export function loadRunDataset(d: RunData): Dataset {
+  const sp = RUN_DATA_FILES.splits;
+  const files = [sp.train, sp.valid, sp.test].map((f) => join(d.dir, f));
+  const pairs = files.map((f) => readInteractionsTsv(f));
+  const { users, items, name } = d.manifest.dataset;
+  const ds = assemble(d.dir, 'tsv', users, items, pairs, files);
+  return { ...ds, name: typeof name === 'string' && name ? name : ds.name };
+}
+
+/**
+ * Writes RUN/data/ unless a complete copy is already there (runs resumed from before copies
+ * existed get theirs at the end). Returns whether it wrote one.
+ */
+export function ensureRunData(runDir: string, src: RunDataSource): boolean {
+  try {
+    if (readRunData(runDir)) return false;
+  } catch {
+    // an incomplete copy: write it again
+  }
+  writeRunData(runDir, src);
+  return true;
+}
+
+/** Total bytes of a run's data copy (for log lines). */
+export function runDataBytes(m: RunDataManifest): number {
+  return Object.values(m.files).reduce((a, b) => a + b, 0);
+}
