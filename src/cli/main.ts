@@ -5,6 +5,7 @@ import { runCommand } from './errors.js';
 import { trainCommand } from './train.js';
 import { registerDemoCommand } from './demo.js';
 import { registerTuneCommand } from './tune.js';
+import { registerBaselineCommand } from './baseline-command.js';
 import { registerTextCommands } from './text-commands.js';
 import { registerServeCommands } from './serve-commands.js';
 import { registerEvaluateCommands } from './evaluate-commands.js';
@@ -36,6 +37,7 @@ program
 
 registerDemoCommand(program);
 registerTuneCommand(program);
+registerBaselineCommand(program);
 
 registerTextCommands(program);
 registerServeCommands(program);
