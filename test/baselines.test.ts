@@ -10,6 +10,7 @@ import {
 } from '../src/baselines/index.js';
 import { baselineCommand, parseEaseLambda, parseKList, parseModels, registerBaselineCommand } from '../src/cli/baseline-command.js';
 import { UsageError } from '../src/cli/errors.js';
+import { REPORT_METRICS } from '../src/eval/metrics.js';
 import { csrFromPairs, type CsrPattern } from '../src/data/csr.js';
 import { assemble, type Dataset } from '../src/data/dataset.js';
 import { getKernels, jsKernels } from '../src/kernels/index.js';
@@ -416,7 +417,8 @@ describe('irllrec baselines', () => {
     expect(o.models.map((m) => m.model)).toEqual(['itemknn', 'mostpop']);
     expect(o.models[0]!.params).toEqual({ neighbours: 100, shrink: 0 });
     for (const m of o.models) {
-      expect(Object.keys(m.test)).toEqual(['recall@3', 'ndcg@3']);
+      // every metric the report shows, as for the graph models
+      expect(Object.keys(m.test)).toEqual(REPORT_METRICS.map((x) => `${x}@3`));
       expect(m.valid['recall@3']).toBeGreaterThanOrEqual(0);
       expect(m.test['ndcg@3']).toBeLessThanOrEqual(1);
       expect(m.fit_seconds).toBeGreaterThanOrEqual(0);

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getKernels, jsKernels } from '../src/kernels/index.js';
 import type { Kernels } from '../src/kernels/types.js';
@@ -17,9 +16,9 @@ import {
   topKForUsers,
   userMetrics,
 } from '../src/eval/index.js';
+import { fixturesDir } from './shared.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const fixturePath = resolve(repoRoot, '..', 'shared', 'fixtures', 'metrics.json');
+const fixturePath = resolve(fixturesDir, 'metrics.json');
 const haveFixture = existsSync(fixturePath);
 if (!haveFixture) {
   console.warn(`[eval.test] SKIPPING fixture replay: ${fixturePath} not found`);

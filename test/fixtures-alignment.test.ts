@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadFixture, replayFixture } from '../src/fixtures/replay.js';
-import { fixturesDir, haveShared } from './shared.js';
+import { loadFixture, replayFixture } from './helpers/replay.js';
+import { fixturesDir } from './shared.js';
 
 const TOL = 1e-5;
 
-describe.skipIf(!haveShared)('official fixtures: LightGCN with text alignment', () => {
+describe('official fixtures: LightGCN with text alignment', () => {
   for (const model of ['lightgcn_plus', 'lightgcn_gene', 'lightgcn_int']) {
     for (const variant of ['yml', 'boosted']) {
       it(`replays ${model}.json (${variant}) within 1e-5`, () => {

@@ -6,8 +6,8 @@
  */
 import type { Command } from 'commander';
 import {
-  BASELINES, BaselineLimitError, createBaseline, evaluateBaseline, isBaselineName, EASE_DEFAULTS, ITEMKNN_DEFAULTS,
-  type Baseline, type BaselineName, type BaselineOptions,
+  BASELINES, BaselineLimitError, fitAndEvaluateBaselines, isBaselineName, EASE_DEFAULTS, ITEMKNN_DEFAULTS,
+  type BaselineName, type BaselineOptions, type BaselineRunResult,
 } from '../baselines/index.js';
 import { csrNnz } from '../data/csr.js';
 import { loadDataset } from '../data/dataset.js';
@@ -23,15 +23,6 @@ export interface BaselineCliOptions {
   easeLambda?: string;
   easeMaxItems?: string;
   json?: boolean;
-}
-
-export interface BaselineRunResult {
-  model: BaselineName;
-  params: Record<string, number>;
-  fit_seconds: number;
-  eval_seconds: number;
-  valid: Record<string, number>;
-  test: Record<string, number>;
 }
 
 /** "mostpop,ease" -> ['mostpop', 'ease'] (known names, no duplicates). */
@@ -80,10 +71,6 @@ export function parseEaseLambda(v: string | undefined): Pick<NonNullable<Baselin
   return { lambda: 'auto', lambdaGrid: vals };
 }
 
-function secs(t0: number): number {
-  return Math.round((performance.now() - t0) / 100) / 10;
-}
-
 function fmtParams(p: Record<string, number>): string {
   return Object.entries(p).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
 }
@@ -104,29 +91,13 @@ export async function baselineCommand(o: BaselineCliOptions): Promise<void> {
   if (Math.max(...ks) > ds.numItems) throw new UsageError(`--k must be at most the number of items (${ds.numItems}), got ${Math.max(...ks)}`);
   const kernels = getKernels();
   log(`dataset ${ds.name} (${ds.format}): ${ds.numUsers} users, ${ds.numItems} items, train ${csrNnz(ds.train)} / valid ${csrNnz(ds.valid)} / test ${csrNnz(ds.test)} interactions; kernels ${kernels.info}`);
-  const baselines: Baseline[] = models.map((m) => createBaseline(m, opts));
-  // refuse up front (e.g. EASE above its item limit) rather than after fitting the others
-  for (const b of baselines) {
-    try {
-      b.check(ds);
-    } catch (e) {
-      if (e instanceof BaselineLimitError) throw new UsageError(e.message);
-      throw e;
-    }
-  }
-  const results: BaselineRunResult[] = [];
-  for (const b of baselines) {
-    log(`[${b.name}] fitting on the training split`);
-    let t = performance.now();
-    b.fit(ds, (s) => log(`  ${s}`));
-    const fitSeconds = secs(t);
-    t = performance.now();
-    const valid = evaluateBaseline(b, ds, 'valid', ks, undefined, { kernels });
-    const test = evaluateBaseline(b, ds, 'test', ks, undefined, { kernels });
-    const evalSeconds = secs(t);
-    const K = Math.max(...ks);
-    log(`[${b.name}] fit ${fitSeconds}s, eval ${evalSeconds}s; valid recall@${K} ${valid[`recall@${K}`]!.toFixed(4)}, test recall@${K} ${test[`recall@${K}`]!.toFixed(4)} ndcg@${K} ${test[`ndcg@${K}`]!.toFixed(4)} (${fmtParams(b.params())})`);
-    results.push({ model: b.name as BaselineName, params: b.params(), fit_seconds: fitSeconds, eval_seconds: evalSeconds, valid, test });
+  let results: BaselineRunResult[];
+  try {
+    results = fitAndEvaluateBaselines(ds, models, ks, { opts, kernels, log });
+  } catch (e) {
+    // refused up front (e.g. EASE above its item limit), before any baseline is fitted
+    if (e instanceof BaselineLimitError) throw new UsageError(e.message);
+    throw e;
   }
   if (o.json) {
     const out = {

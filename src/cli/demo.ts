@@ -6,7 +6,8 @@
  *   2. profile --provider offline: deterministic profiles and intents, no LLM
  *   3. embed --provider local: TF-IDF + truncated SVD, no downloaded weights
  *   4. train LightGCN, RLMRec-Con (lightgcn_plus) and IRLLRec (lightgcn_int)
- *   5. a Recall/NDCG@5/10/20 table, and top recommendations for one user with the intents behind them
+ *   5. the baselines (most-popular, item-kNN, EASE) on the same splits and protocol
+ *   6. a Recall/NDCG@5/10/20 table of all of them, and top recommendations for one user with the intents behind them
  *
  * The intermediate dataset goes to a temporary directory (removed afterwards) or --out DIR (kept,
  * and reused by the next run: the offline answers come from its store).
@@ -28,6 +29,7 @@ import { ingest } from '../ingest/index.js';
 import { isIngested } from '../ingest/corpus.js';
 import { getKernels } from '../kernels/index.js';
 import { requiredText } from '../models/registry.js';
+import { BASELINE_LABELS, BASELINES, fitAndEvaluateBaselines } from '../baselines/index.js';
 import { runEmbed } from '../text/embed.js';
 import { readProfiles, runProfile, type ProfileRecord } from '../text/profile.js';
 import { train, type TrainResult } from '../train/trainer.js';
@@ -158,9 +160,20 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
       timings[model] = seconds;
     }
 
+    // --- the baselines, same protocol: a graph model that loses to them is news the user needs
+    t = performance.now();
+    say(`[5/5] baselines (same splits and protocol): ${BASELINES.map((b) => BASELINE_LABELS[b]).join(', ')}`);
+    const baselines = fitAndEvaluateBaselines(ds, BASELINES, results[0]!.config.test.k, {
+      log: (s) => { if (!s.startsWith(' ')) say(`  ${s}`); },
+    });
+    timings.baselines = secs(t);
+
     // --- the table
     const head = `| model | ${METRICS.map((m) => m.replace('recall', 'Recall').replace('ndcg', 'NDCG')).join(' | ')} | epochs | seconds |`;
-    const rows = results.map((r) => `| ${r.label} (${r.model}) | ${METRICS.map((m) => (r.result.test[m] ?? NaN).toFixed(4)).join(' | ')} | ${r.result.epochsRun} | ${r.seconds} |`);
+    const rows = [
+      ...results.map((r) => `| ${r.label} (${r.model}) | ${METRICS.map((m) => (r.result.test[m] ?? NaN).toFixed(4)).join(' | ')} | ${r.result.epochsRun} | ${r.seconds} |`),
+      ...baselines.map((b) => `| ${BASELINE_LABELS[b.model]} (baseline ${b.model}) | ${METRICS.map((m) => (b.test[m] ?? NaN).toFixed(4)).join(' | ')} | - | ${b.fit_seconds} |`),
+    ];
     const table = [head, `|${'---|'.repeat(METRICS.length + 3)}`, ...rows].join('\n');
 
     // --- one user's recommendations with the intents behind them
@@ -179,7 +192,7 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
       ...recs.map((r) => `  ${r.rank}. ${r.in_test ? '*' : ' '} ${r.title}\n       item intent: ${r.intent}`),
     ];
     const wall = secs(t0);
-    const footer = `Total ${wall}s (ingest ${timings.ingest}s, profile ${timings.profile}s, embed ${timings.embed}s, training ${results.map((r) => `${r.label} ${r.seconds}s`).join(', ')}); kernels ${getKernels().info}.`;
+    const footer = `Total ${wall}s (ingest ${timings.ingest}s, profile ${timings.profile}s, embed ${timings.embed}s, training ${results.map((r) => `${r.label} ${r.seconds}s`).join(', ')}, baselines ${timings.baselines}s); kernels ${getKernels().info}.`;
     const text = `\n${table}\n\n${lines.join('\n')}\n\n${footer}\n`;
     if (o.json) {
       process.stderr.write(text);
@@ -188,6 +201,7 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
         protocol: epochs !== undefined ? `fixed ${epochs} epochs, final weights` : 'early stopping, the auto defaults for this data (see the log)',
         kernels: getKernels().info,
         models: results.map((r) => ({ label: r.label, model: r.model, epochs_run: r.result.epochsRun, best_epoch: r.result.bestEpoch, seconds: r.seconds, valid: r.result.valid, test: r.result.test })),
+        baselines: baselines.map((b) => ({ label: BASELINE_LABELS[b.model], ...b })),
         example: { user: user.key, user_intent: user.intent.intent, model: best.model, recommendations: recs },
         timings,
         wall_seconds: wall,
