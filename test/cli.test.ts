@@ -44,8 +44,8 @@ describe('irllrec train', () => {
     expect(s.seed).toBe(5);
     for (const m of ['recall@5', 'recall@10', 'recall@20', 'ndcg@5', 'ndcg@10', 'ndcg@20']) expect(s.test[m]).toBeGreaterThanOrEqual(0);
     expect(r.stderr).toMatch(/epoch 0 .*bpr_loss/);
-    expect(readdirSync(out).sort()).toEqual(['checkpoint', 'config.json', 'data', 'history.json', 'model.safetensors', 'run.json', 'summary.json']);
-    expect(readdirSync(join(out, 'checkpoint')).sort()).toEqual(['optimizer.safetensors', 'state.json', 'weights.safetensors']);
+    expect(readdirSync(out).sort()).toEqual(['checkpoint', 'config.json', 'data', 'history.json', 'manifest.json', 'model.safetensors', 'run.json', 'summary.json']);
+    expect(readdirSync(join(out, 'checkpoint')).sort()).toEqual(['manifest.json', 'optimizer.safetensors', 'state.json', 'weights.safetensors']);
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).model.layer_num).toBe(2);
   });
 

@@ -2,6 +2,7 @@
 import type { CsrPattern } from '../data/csr.js';
 import type { Dataset } from '../data/dataset.js';
 import type { ScoreBlockFn } from '../eval/ranking.js';
+import { UserError } from '../util/errors.js';
 
 export type BaselineLog = (line: string) => void;
 
@@ -28,7 +29,7 @@ export interface Baseline {
 }
 
 /** A dataset the baseline refuses (too large, ...): a user-facing message with a suggestion. */
-export class BaselineLimitError extends Error {
+export class BaselineLimitError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'BaselineLimitError';

@@ -5,9 +5,10 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { RecommenderError, RunError } from '../serve/errors.js';
 import { EXPORT_FORMATS, exportRun, type ExportFormat } from '../serve/export.js';
-import { serveRecommender } from '../serve/http.js';
+import { DEFAULT_MAX_COST, EXPLAIN_WEIGHT, serveRecommender } from '../serve/http.js';
 import { Recommender, type Explanation, type RecommendOptions } from '../serve/recommender.js';
 import { writeReport } from '../report/report.js';
+import { fsReason, outputProblem } from '../util/atomic.js';
 import { runCommand, UsageError } from './errors.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -92,16 +93,23 @@ export async function exportCommand(o: ExportCli): Promise<void> {
   if (!o.format) throw new UsageError(`--format is required (${EXPORT_FORMATS.join(', ')})`);
   if (!(EXPORT_FORMATS as readonly string[]).includes(o.format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got "${o.format}"`);
   const out = o.out ?? resolve(run, `export-${o.format}`);
+  // before the run is read: a parent that is a file, a read-only directory, ...
+  const problem = outputProblem(out, 'dir') ?? (o.format === 'lancedb' ? outputProblem(out, 'dir', { inside: true }) : null);
+  if (problem) throw new UsageError(`--out ${out}: cannot write the export there: ${problem}`);
   await userErrors(async () => {
     const rec = await Recommender.open(run, { data: o.data, embedder: null });
-    const s = await exportRun(rec, o.format as ExportFormat, out, { force: o.force });
+    const s = await exportRun(rec, o.format as ExportFormat, out, { force: o.force }).catch((e: unknown) => {
+      const why = fsReason(e);
+      if (why) throw new UsageError(`--out ${out}: could not write the export (${(e as NodeJS.ErrnoException).path ?? out} ${why})`);
+      throw e;
+    });
     log(`wrote ${s.out} (${s.format}: ${s.users} users, ${s.items} items, dim ${s.dim})`);
     if (o.json) process.stdout.write(`${JSON.stringify(s)}\n`);
   });
 }
 
 export interface ServeCli {
-  run?: string; port?: string; host?: string; accessLog?: boolean; maxK?: string; maxBatch?: string; data?: string;
+  run?: string; port?: string; host?: string; accessLog?: boolean; maxK?: string; maxBatch?: string; maxCost?: string; data?: string;
 }
 
 export async function serveCommand(o: ServeCli): Promise<void> {
@@ -109,6 +117,7 @@ export async function serveCommand(o: ServeCli): Promise<void> {
   const port = intOpt('--port', o.port, 0, 65535) ?? 8080;
   const maxK = intOpt('--max-k', o.maxK, 1);
   const maxBatch = intOpt('--max-batch', o.maxBatch, 1, 100_000);
+  const maxCost = intOpt('--max-cost', o.maxCost, 1, 100_000_000);
   await userErrors(async () => {
     const t0 = performance.now();
     const rec = await Recommender.open(run, { data: o.data });
@@ -125,9 +134,18 @@ export async function serveCommand(o: ServeCli): Promise<void> {
         rec.setEmbedder(null);
       }
     }
+    // the first explanation fills caches (the normalised item table, intent labels) and warms the
+    // code up: here, not inside the first request that asks for explanations
+    if (rec.numUsers > 0 && rec.numItems > 0) {
+      try {
+        rec.explain(rec.users.key(0), rec.items.key(0));
+      } catch {
+        // nothing to warm up
+      }
+    }
     let svc;
     try {
-      svc = await serveRecommender(rec, { port, host: o.host ?? '127.0.0.1', maxK, maxBatch, accessLog: o.accessLog ? log : undefined });
+      svc = await serveRecommender(rec, { port, host: o.host ?? '127.0.0.1', maxK, maxBatch, maxCost, accessLog: o.accessLog ? log : undefined });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'EADDRINUSE') throw new UsageError(`port ${port} is already in use (pick another with --port)`);
@@ -195,6 +213,7 @@ export function registerServeCommands(program: Command): void {
     .option('--host <addr>', 'address to listen on (default 127.0.0.1)')
     .option('--max-k <n>', 'largest k a request may ask for (default min(1000, items))')
     .option('--max-batch <n>', 'most users/items per request (default 1000)')
+    .option('--max-cost <n>', `most work per /recommend or /similar request, in results: users x k, an explanation counting ${EXPLAIN_WEIGHT} (default ${DEFAULT_MAX_COST}); more is answered 413`)
     .option('--access-log', 'one stderr line per request')
     .option('--data <dir>', 'read the dataset from this directory instead of the run\'s own copy (RUN/data/)')
     .action((o: ServeCli) => runCommand(() => serveCommand(o)));

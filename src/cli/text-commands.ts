@@ -9,6 +9,7 @@ import { runEmbed } from '../text/embed.js';
 import { DEFAULT_BASE_URL, type LlmConfig } from '../text/llm.js';
 import { DEFAULT_LOCAL } from '../text/local-embed.js';
 import { runProfile } from '../text/profile.js';
+import { outputProblem } from '../util/atomic.js';
 import { DEFAULT_BUDGET } from '../text/tasks.js';
 import { runCommand, UsageError } from './errors.js';
 
@@ -175,6 +176,11 @@ export async function embedCommand(o: EmbedCli): Promise<void> {
     maxFeatures: num('--max-features', o.maxFeatures, { min: 1, int: true }) ?? DEFAULT_LOCAL.maxFeatures,
   };
   const llm = provider === 'openai' ? llmConfig({ ...o, seed: undefined }, { model: process.env.IRLLREC_EMBED_MODEL ?? 'text-embedding-3-small', timeoutS: 60 }) : undefined;
+  if (o.out !== undefined) {
+    // before any text is read or embedded
+    const problem = outputProblem(o.out, 'dir', { inside: true });
+    if (problem) throw new UsageError(`--out ${o.out}: cannot write the vectors there: ${problem}`);
+  }
   onInterrupt(`vectors fetched so far are in ${o.data}/cache/embeddings.jsonl; rerun the same command to continue`);
   const s = await runEmbed({
     dir: o.data, out: o.out, provider, local, llm,

@@ -1,19 +1,33 @@
-/** `irllrec train`: train a model on a dataset directory with the official protocol. */
-import { existsSync, readFileSync } from 'node:fs';
+/**
+ * `irllrec train`: train a model on a dataset directory with the official protocol.
+ *
+ * A run directory (--out RUN) killed at any moment continues or restarts with the same command:
+ * - `train --resume RUN` continues from the last checkpoint exactly; a run killed before its first
+ *   checkpoint starts again from the beginning with its stored settings;
+ * - the original command (`train --data D ... --out RUN`) again does the same when the settings it
+ *   resolves to equal the stored ones (config.json and run.json); with other settings it refuses
+ *   and says how to proceed; a finished run is never overwritten.
+ * The run directory is verified first (src/run/verify.ts): a damaged one is refused, one line
+ * naming the file and field, before anything is written. Ctrl-C prints where training stopped and
+ * how to continue, and exits 130 (the checkpoint of the last finished epoch is complete).
+ */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { resolveConfig } from '../config/load.js';
 import type { DataStats } from '../config/defaults.js';
-import { validate, validMetric, type Config } from '../config/schema.js';
+import { checkConfigAgainstData, validMetric, type Config } from '../config/schema.js';
 import { csrNnz } from '../data/csr.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import { loadTextVectors } from '../data/text-vectors.js';
 import { getKernels } from '../kernels/index.js';
 import { officialName, requiredText } from '../models/registry.js';
-import { train, type TrainResult } from '../train/trainer.js';
+import { CheckpointError } from '../train/checkpoint.js';
+import { trainAsync, type TrainPhase, type TrainResult } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { writeSafetensors } from '../util/safetensors.js';
 import { RUN_FILES } from '../run/layout.js';
 import { ensureRunData, runDataBytes, writeRunData } from '../run/snapshot.js';
+import { RUN_MANIFEST_FILES, RUN_START_FILES, verifyRunFiles, writeManifest, type RunCheck } from '../run/verify.js';
 import { UsageError } from './errors.js';
 
 export interface TrainCliOptions {
@@ -77,6 +91,52 @@ export function datasetStats(ds: Dataset): DataStats {
 
 export function logDataset(ds: Dataset, log: (s: string) => void): void {
   log(`dataset ${ds.name} (${ds.format}): ${ds.numUsers} users, ${ds.numItems} items, train ${csrNnz(ds.train)} / valid ${csrNnz(ds.valid)} / test ${csrNnz(ds.test)} interactions`);
+  for (const w of ds.warnings ?? []) log(`warning: ${w}`);
+}
+
+/** A path as a shell word (quoted when it needs to be), for the hints. */
+function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The first difference between two JSON values, as "key: A stored, B now" (null when equal). */
+function firstDifference(a: unknown, b: unknown, path = ''): string | null {
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (isObj(a) && isObj(b)) {
+    for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])]) {
+      const d = firstDifference(a[k], b[k], path ? `${path}.${k}` : k);
+      if (d) return d;
+    }
+    return null;
+  }
+  if (JSON.stringify(a) === JSON.stringify(b)) return null;
+  const show = (x: unknown) => (x === undefined ? '(none)' : JSON.stringify(x));
+  return `${path || 'value'}: ${show(a)} stored, ${show(b)} now`;
+}
+
+type OutPlan = { kind: 'new' } | { kind: 'restart' } | { kind: 'continue'; epoch: number };
+
+/**
+ * What `train --data ... --out RUN` does with a RUN that already holds a run: restart one killed
+ * before its first checkpoint, or continue one with a checkpoint, when the settings are the stored
+ * ones; refuse otherwise (and refuse a damaged or finished run). Reads only.
+ */
+function planOut(runDir: string, label: string, config: Config, meta: RunMeta): OutPlan {
+  if (!existsSync(join(runDir, RUN_FILES.meta))) return { kind: 'new' };
+  const check = verifyRunFiles(runDir, CheckpointError, { resume: true, label, dataCopy: true });
+  const cp = check.checkpoint;
+  const q = shellWord(label);
+  if (check.summary && check.model) {
+    throw new UsageError(`${label} already holds a finished run: choose another --out (or delete ${label} to train it again)`);
+  }
+  const diff = firstDifference(check.config, config) ?? firstDifference({ ...check.meta }, { ...meta });
+  if (cp) {
+    if (diff) throw new UsageError(`${label} holds an interrupted run at epoch ${cp.state.nextEpoch}, started with other settings (${diff}): continue it with --resume ${q}, or choose another --out`);
+    return { kind: 'continue', epoch: cp.state.nextEpoch };
+  }
+  if (check.model) throw new UsageError(`${label} holds a model but no checkpoint and no summary: choose another --out (or delete ${label} to train it again)`);
+  if (diff) throw new UsageError(`${label} holds a run interrupted before its first checkpoint, started with other settings (${diff}): start that one again with --resume ${q}, or choose another --out (or delete ${label})`);
+  return { kind: 'restart' };
 }
 
 export async function trainCommand(o: TrainCliOptions): Promise<void> {
@@ -86,19 +146,33 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
   let epochs: number | undefined;
   let meta: RunMeta;
   let runDir: string | undefined;
+  /** The run directory as the user typed it (for messages and hints). */
+  let label = '';
   let ds: Dataset | undefined;
   let defaultsLog: string[] = [];
+  /** Continue from the run's checkpoint. */
+  let resume = false;
+  /** Write config.json, run.json and the data copy (a new run, or one started again). */
+  let fresh = false;
+  let startNote: string | null = null;
   if (o.resume) {
+    label = o.resume;
     runDir = resolve(o.resume);
     if (o.data || o.config || o.set?.length || o.seed || o.align || o.textDir || o.epochs || o.preset) {
       throw new UsageError('--resume continues a run exactly as it was started: do not combine it with --data, --config, --set, --seed, --align, --preset, --text-dir or --epochs');
     }
-    for (const f of ['run.json', 'config.json']) {
-      if (!existsSync(join(runDir, f))) throw new UsageError(`${runDir}: not a run directory (no ${f})`);
-    }
-    meta = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as RunMeta;
-    config = validate(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as Config, join(runDir, 'config.json'));
+    // everything but the checks against the model (in the trainer), before anything is read or written
+    const check: RunCheck = verifyRunFiles(runDir, CheckpointError, { resume: true, label, dataCopy: true });
+    meta = check.meta;
+    config = check.config;
     epochs = meta.epochs ?? undefined;
+    if (check.checkpoint) resume = true;
+    else if (check.model) {
+      throw new CheckpointError(`${label}: holds a model but no checkpoint to continue from (was ${join(label, RUN_FILES.checkpoint)} deleted?); train it again with another --out`);
+    } else {
+      fresh = true;
+      startNote = `${label} has no checkpoint yet (interrupted before its first epoch ended): starting it from the beginning with its stored settings`;
+    }
   } else {
     if (!o.data) throw new UsageError('--data DIR is required (or --resume RUN)');
     epochs = parseIntOption('--epochs', o.epochs, 1);
@@ -112,35 +186,79 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
     config = r.config;
     section = ` (defaults: ${r.defaults.source === 'auto' ? 'auto rules' : r.section})`;
     defaultsLog = r.defaults.reasons;
-    runDir = o.out ? resolve(o.out) : undefined;
+    if (o.out) {
+      label = o.out;
+      runDir = resolve(o.out);
+      const plan = planOut(runDir, label, config, meta);
+      if (plan.kind === 'continue') {
+        resume = true;
+        startNote = `${label} holds an interrupted run at epoch ${plan.epoch} with these settings: continuing it (as "irllrec train --resume ${shellWord(label)}" does)`;
+      } else {
+        fresh = true;
+        if (plan.kind === 'restart') startNote = `${label} holds a run interrupted before its first checkpoint with these settings: starting it again`;
+      }
+    }
   }
   ds ??= loadDataset(meta.data);
+  // the config against the data's size (k <= items, memory budget), before anything is read or written
+  checkConfigAgainstData(config, datasetStats(ds));
   const need = requiredText(config.model.align);
   const text = need.length ? loadTextVectors(meta.textDir ?? ds.dir, ds.numUsers, ds.numItems, need) : {};
   logDataset(ds, log);
   for (const line of defaultsLog) log(`defaults: ${line}`);
   for (const k of need) log(`text ${k}: ${text[k]!.rows} x ${text[k]!.cols}`);
   log(`model ${officialName(config.model.name, config.model.align)}${section}, kernels ${getKernels().info}`);
-  if (runDir && !o.resume) {
-    if (existsSync(join(runDir, RUN_FILES.meta))) throw new UsageError(`${runDir} already holds a run: continue it with --resume ${o.out}, or choose another --out`);
+  if (startNote) log(startNote);
+  if (runDir && fresh) {
     writeFileAtomic(join(runDir, RUN_FILES.config), `${JSON.stringify(config, null, 2)}\n`);
     writeFileAtomic(join(runDir, RUN_FILES.meta), `${JSON.stringify(meta, null, 2)}\n`);
+    writeManifest(runDir, [RUN_FILES.config, RUN_FILES.meta]);
     // the run's own copy of what serving and evaluation read (self-contained runs)
     const m = writeRunData(runDir, { dataset: ds, text, textDir: meta.textDir, log });
+    writeManifest(runDir, RUN_START_FILES);
     log(`copied the data serving needs to ${join(runDir, RUN_FILES.data)} (${(runDataBytes(m) / 1048576).toFixed(1)} MiB)`);
   }
-  const result = train({ config, dataset: ds, text, epochs, log, runDir, resume: Boolean(o.resume) });
+  const result = await trainInterruptibly({ config, dataset: ds, text, epochs, log, runDir, resume }, label);
   const out = summary(config, ds, result, epochs !== undefined);
   if (runDir) {
     // a run resumed from before runs were self-contained gets its data copy now
     if (ensureRunData(runDir, { dataset: ds, text, textDir: meta.textDir, log })) log(`copied the data serving needs to ${join(runDir, RUN_FILES.data)}`);
+    // the outputs are written again: the manifest forgets them first, so it never lists stale sums
+    writeManifest(runDir, RUN_START_FILES);
     // the model that was evaluated (best weights under the official protocol, final with --epochs)
     const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
     for (const [n, t] of result.model.params.entries()) tensors[n] = { shape: [...t.shape], data: t.data };
     writeSafetensors(join(runDir, RUN_FILES.model), tensors, { model: result.model.name, best_epoch: String(result.bestEpoch) });
     writeFileAtomic(join(runDir, RUN_FILES.history), `${JSON.stringify(result.history)}\n`);
     writeFileAtomic(join(runDir, RUN_FILES.summary), `${JSON.stringify(out, null, 2)}\n`);
+    writeManifest(runDir, RUN_MANIFEST_FILES);
     log(`wrote ${runDir}`);
   }
   if (o.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+/**
+ * Trains with a Ctrl-C handler: training returns to the event loop between batches (trainAsync),
+ * so SIGINT is handled there, never in the middle of writing a checkpoint; it prints where training
+ * stopped and how to continue, and exits 130. The checkpoint on disk is the last finished epoch's.
+ */
+async function trainInterruptibly(opts: Parameters<typeof trainAsync>[0], label: string): Promise<TrainResult> {
+  let phase: TrainPhase | null = null;
+  const onSigint = () => {
+    const where = phase === null ? '' : 'final' in phase ? ' in the final evaluation' : ` at epoch ${phase.epoch}`;
+    const line = opts.runDir
+      ? `interrupted${where}; continue with: irllrec train --resume ${shellWord(label)}`
+      : `interrupted${where} (no --out, nothing saved)`;
+    process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}irllrec: ${line}\n`);
+    process.exit(130);
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const result = await trainAsync(opts, { onPhase: (p) => { phase = p; } });
+    // a Ctrl-C during the last evaluation is handled here, before the outputs are written
+    await new Promise<void>((done) => setImmediate(done));
+    return result;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
 }

@@ -2,10 +2,10 @@
  * Resolves the run configuration: defaults (model x dataset section, chosen from the data's content or
  * a preset; see defaults.ts) <- config file <- --set.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { chooseDefaults, defaultConfig, hasDefaults, SECTIONS, type DataStats, type DatasetSection, type DefaultsChoice } from './defaults.js';
-import { applyOverrides, ConfigError, flatten, parseValue, validate, type Config } from './schema.js';
+import { applyOverrides, checkConfigAgainstData, ConfigError, flatten, parseValue, validate, type Config } from './schema.js';
 import { parseModelName } from '../models/registry.js';
 
 export interface ResolveOptions {
@@ -13,7 +13,10 @@ export interface ResolveOptions {
   model?: string;
   /** --align (none, rlmrec-con, rlmrec-gen, irllrec); official model names imply it. */
   align?: string;
-  /** The training data's size: picks the defaults (recognised paper dataset, or the auto rules). */
+  /**
+   * The training data's size: picks the defaults (recognised paper dataset, or the auto rules), and
+   * the resolved config is checked against it (checkConfigAgainstData: k <= items, memory budget).
+   */
   stats?: DataStats;
   /** An official section by name (`--preset`), overriding what the data would get. */
   preset?: string;
@@ -35,11 +38,17 @@ export function parsePreset(p: string | undefined): DatasetSection | undefined {
   return p as DatasetSection;
 }
 
+/** The largest config file read (a config is a few hundred bytes; this only stops absurd input). */
+export const MAX_CONFIG_FILE_BYTES = 16 * 1024 * 1024;
+
 function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
+    const size = statSync(file).size;
+    if (size > MAX_CONFIG_FILE_BYTES) throw new ConfigError(`${file}: config file of ${size} bytes, more than the ${MAX_CONFIG_FILE_BYTES} accepted`);
     text = readFileSync(file, 'utf8');
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     throw new ConfigError(`${file}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   let obj: unknown;
@@ -69,7 +78,7 @@ export function resolveConfig(o: ResolveOptions): ResolvedConfig {
   }
   let cfg = applyOverrides(defaultConfig(parsed.backbone, parsed.align, section), choice.sets, 'defaults');
   if (fromFile) cfg = applyOverrides(cfg, fromFile, o.configFile!);
-  const sets: Record<string, unknown> = {};
+  const sets: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const s of o.sets ?? []) {
     const eq = s.indexOf('=');
     if (eq <= 0) throw new ConfigError(`--set ${s}: expected key=value`);
@@ -81,5 +90,8 @@ export function resolveConfig(o: ResolveOptions): ResolvedConfig {
   if (cfg.model.name !== parsed.backbone || cfg.model.align !== parsed.align) {
     throw new ConfigError(`model.name/model.align (${cfg.model.name}, ${cfg.model.align}) in the config differ from --model ${model}${align ? ` --align ${align}` : ''}`);
   }
-  return { config: validate(cfg), section, defaults: choice };
+  const config = validate(cfg);
+  // relations to the data, before the caller writes or allocates anything
+  if (o.stats) checkConfigAgainstData(config, o.stats);
+  return { config, section, defaults: choice };
 }

@@ -1,9 +1,13 @@
 /**
  * The one strict configuration. Keys mirror the official yml files (snake_case), so a reader can
- * cross-check against the reference; unknown keys are errors, and so are model keys the chosen
- * model does not read; defaults live in defaults.ts.
+ * cross-check against the reference; unknown keys are errors (`__proto__`, `constructor` and
+ * `prototype` included), and so are model keys the chosen model does not read; every number has a
+ * range (the key table below) and relations to the data (checkConfigAgainstData); defaults live in
+ * defaults.ts.
  */
 import { metricKind, parseMetricKey, type MetricName } from '../eval/metrics.js';
+import { UserError } from '../util/errors.js';
+import { BUDGET_ENV, formatBytes, memoryBudget } from '../util/limits.js';
 
 export const ALIGNMENTS = ['none', 'rlmrec-con', 'rlmrec-gen', 'irllrec'] as const;
 export type AlignName = (typeof ALIGNMENTS)[number];
@@ -54,7 +58,7 @@ export interface Config {
   };
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'ConfigError';
@@ -63,44 +67,105 @@ export class ConfigError extends Error {
 
 type Kind = 'int' | 'posint' | 'number' | 'positive' | 'prob' | 'string' | 'intlist' | 'bool' | 'align' | 'metric';
 
-/** Every accepted key and its type. */
-export const CONFIG_KEYS: Record<string, Kind> = {
-  'model.name': 'string',
-  'model.align': 'align',
-  'model.embedding_size': 'posint',
-  'model.layer_num': 'posint',
-  'model.reg_weight': 'number',
-  'model.keep_rate': 'prob',
-  'model.cl_weight': 'number',
-  'model.cl_temperature': 'positive',
-  'model.eps': 'number',
-  'model.cen_weight': 'number',
-  'model.eval_noise': 'bool',
-  'model.kd_weight': 'number',
-  'model.kd_temperature': 'positive',
-  'model.mask_ratio': 'prob',
-  'model.recon_weight': 'number',
-  'model.re_temperature': 'positive',
-  'model.intent_num': 'posint',
-  'model.kd_int_weight': 'number',
-  'model.kd_int_temperature': 'positive',
-  'model.kd_int_weight_2': 'number',
-  'model.kd_int_weight_3': 'number',
-  'model.teacher_shortcut': 'bool',
-  'model.teacher_resync_every': 'int',
-  'optimizer.lr': 'positive',
-  'train.epoch': 'int',
-  'train.batch_size': 'posint',
-  'train.test_step': 'posint',
-  'train.patience': 'posint',
-  'train.seed': 'int',
-  'train.valid_metric': 'metric',
-  'test.k': 'intlist',
-  'test.batch_size': 'posint',
+/**
+ * The key table: every accepted key, its type and (numbers) its largest accepted value. The lower
+ * bound comes with the type: `number`/`int` >= 0, `positive` > 0, `posint` >= 1, `prob` in (0, 1],
+ * `intlist` a non-empty list of integers >= 1 (at most {@link MAX_LIST} of them).
+ *
+ * | key                                   | accepted                  | why the upper bound                                   |
+ * |---------------------------------------|---------------------------|-------------------------------------------------------|
+ * | model.embedding_size                  | 1 .. 4096                 | the paper uses 32; wider only multiplies memory       |
+ * | model.layer_num                       | 1 .. 10                   | graph models over-smooth long before (paper: 2-3)     |
+ * | model.intent_num                      | 1 .. 4096                 | official 128                                          |
+ * | model.*_weight (reg, cl, kd, ...)     | 0 .. 1e6                  | loss weights; official <= 0.1                         |
+ * | model.*_temperature                   | (0, 100]                  | official 0.1 .. 1                                     |
+ * | model.eps                             | 0 .. 1000                 | noise magnitude; official 0.1 / 0.9                   |
+ * | model.keep_rate, model.mask_ratio     | (0, 1]                    | probabilities                                         |
+ * | model.teacher_resync_every            | 0 .. 1e9                  | steps                                                 |
+ * | optimizer.lr                          | (0, 10]                   | official 1e-3; larger diverges at once                |
+ * | train.epoch                           | 0 .. 1e6                  | official 3000 (early stopping ends runs far sooner)   |
+ * | train.batch_size, test.batch_size     | 1 .. 1e6                  | official 4096 / 1024                                  |
+ * | train.test_step, train.patience       | 1 .. 1e6                  | epochs                                                |
+ * | train.seed                            | 0 .. 2^53 - 1             | exact in JSON                                         |
+ * | test.k                                | each 1 .. 10000, <= 64 ks | official 5, 10, 20; and every k <= the dataset's items |
+ *
+ * Relations to the data (k <= items, the model's memory within the budget) are checked by
+ * {@link checkConfigAgainstData} once the data's size is known, before anything is written.
+ * A null-prototype object: `__proto__`, `constructor`, `prototype` are unknown keys like any other.
+ */
+const TABLE: Record<string, [Kind, number?]> = Object.assign(Object.create(null) as Record<string, [Kind, number?]>, {
+  'model.name': ['string'],
+  'model.align': ['align'],
+  'model.embedding_size': ['posint', 4096],
+  'model.layer_num': ['posint', 10],
+  'model.reg_weight': ['number', 1e6],
+  'model.keep_rate': ['prob'],
+  'model.cl_weight': ['number', 1e6],
+  'model.cl_temperature': ['positive', 100],
+  'model.eps': ['number', 1000],
+  'model.cen_weight': ['number', 1e6],
+  'model.eval_noise': ['bool'],
+  'model.kd_weight': ['number', 1e6],
+  'model.kd_temperature': ['positive', 100],
+  'model.mask_ratio': ['prob'],
+  'model.recon_weight': ['number', 1e6],
+  'model.re_temperature': ['positive', 100],
+  'model.intent_num': ['posint', 4096],
+  'model.kd_int_weight': ['number', 1e6],
+  'model.kd_int_temperature': ['positive', 100],
+  'model.kd_int_weight_2': ['number', 1e6],
+  'model.kd_int_weight_3': ['number', 1e6],
+  'model.teacher_shortcut': ['bool'],
+  'model.teacher_resync_every': ['int', 1e9],
+  'optimizer.lr': ['positive', 10],
+  'train.epoch': ['int', 1e6],
+  'train.batch_size': ['posint', 1e6],
+  'train.test_step': ['posint', 1e6],
+  'train.patience': ['posint', 1e6],
+  'train.seed': ['int', Number.MAX_SAFE_INTEGER],
+  'train.valid_metric': ['metric'],
+  'test.k': ['intlist', 10000],
+  'test.batch_size': ['posint', 1e6],
+} satisfies Record<string, [Kind, number?]>);
+
+/** The most cut-offs `test.k` may list. */
+export const MAX_LIST = 64;
+
+/** Every accepted key and its type (a null-prototype object: look keys up with {@link configKeyKind} or Object.hasOwn). */
+export const CONFIG_KEYS: Record<string, Kind> = Object.assign(Object.create(null) as Record<string, Kind>,
+  Object.fromEntries(Object.entries(TABLE).map(([k, [kind]]) => [k, kind])));
+
+/** The largest accepted value of every numeric key (for `intlist`, of each item). */
+export const CONFIG_MAX: Record<string, number> = Object.assign(Object.create(null) as Record<string, number>,
+  Object.fromEntries(Object.entries(TABLE).filter(([, v]) => v[1] !== undefined).map(([k, v]) => [k, v[1]!])));
+
+/** The keys a complete config must have (the optional model keys depend on the model). */
+export const REQUIRED_KEYS: readonly string[] = [
+  'model.name', 'model.align', 'model.embedding_size', 'model.layer_num', 'model.reg_weight', 'optimizer.lr',
+  'train.epoch', 'train.batch_size', 'train.test_step', 'train.patience', 'train.seed', 'test.k', 'test.batch_size',
+];
+
+const SECTION_NAMES: readonly string[] = ['model', 'optimizer', 'train', 'test'];
+
+/** The type of a known key, or undefined (own keys only: `__proto__`, `constructor`, ... are unknown). */
+export function configKeyKind(key: string): Kind | undefined {
+  return Object.hasOwn(CONFIG_KEYS, key) ? CONFIG_KEYS[key] : undefined;
+}
+
+const fmt = (v: unknown): string => {
+  try {
+    const s = JSON.stringify(v);
+    if (s === undefined) return String(v);
+    return s.length > 60 ? `${s.slice(0, 60)}...` : s;
+  } catch {
+    return String(v);
+  }
 };
 
 function check(key: string, kind: Kind, v: unknown, where: string): unknown {
-  const bad = (what: string) => new ConfigError(`${where}: ${key} must be ${what}, got ${JSON.stringify(v)}`);
+  const max = Object.hasOwn(CONFIG_MAX, key) ? CONFIG_MAX[key]! : Infinity;
+  const upTo = Number.isFinite(max) ? ` at most ${max}` : '';
+  const bad = (what: string) => new ConfigError(`${where}: ${key} must be ${what}, got ${fmt(v)}`);
   const num = typeof v === 'number' && Number.isFinite(v);
   switch (kind) {
     case 'string':
@@ -116,23 +181,24 @@ function check(key: string, kind: Kind, v: unknown, where: string): unknown {
       if (typeof v !== 'boolean') throw bad('true or false');
       return v;
     case 'number':
-      if (!num || (v as number) < 0) throw bad('a finite non-negative number');
+      if (!num || (v as number) < 0 || (v as number) > max) throw bad(`a finite non-negative number${upTo}`);
       return v;
     case 'positive':
-      if (!num || (v as number) <= 0) throw bad('a finite positive number');
+      if (!num || (v as number) <= 0 || (v as number) > max) throw bad(`a finite positive number${upTo}`);
       return v;
     case 'prob':
       if (!num || !((v as number) > 0 && (v as number) <= 1)) throw bad('a number in (0, 1]');
       return v;
     case 'int':
-      if (!num || !Number.isInteger(v) || (v as number) < 0) throw bad('a non-negative integer');
+      if (!num || !Number.isInteger(v) || (v as number) < 0 || (v as number) > max) throw bad(`a non-negative integer${upTo}`);
       return v;
     case 'posint':
-      if (!num || !Number.isInteger(v) || (v as number) <= 0) throw bad('a positive integer');
+      if (!num || !Number.isInteger(v) || (v as number) <= 0 || (v as number) > max) throw bad(`a positive integer${upTo}`);
       return v;
     case 'intlist':
-      if (!Array.isArray(v) || v.length === 0 || v.some((x) => typeof x !== 'number' || !Number.isInteger(x) || x <= 0)) {
-        throw bad('a non-empty list of positive integers');
+      if (!Array.isArray(v) || v.length === 0 || v.length > MAX_LIST
+        || v.some((x) => typeof x !== 'number' || !Number.isInteger(x) || x <= 0 || x > max)) {
+        throw bad(`a non-empty list of at most ${MAX_LIST} positive integers${Number.isFinite(max) ? `, each at most ${max}` : ''}`);
       }
       return [...(v as number[])];
   }
@@ -140,30 +206,37 @@ function check(key: string, kind: Kind, v: unknown, where: string): unknown {
 
 /** Parses a `--set` value string into the key's type. */
 export function parseValue(key: string, raw: string): unknown {
-  const kind = CONFIG_KEYS[key];
+  const kind = configKeyKind(key);
   if (!kind) throw new ConfigError(`--set ${key}: unknown config key ${key} (known: ${Object.keys(CONFIG_KEYS).join(', ')})`);
   if (kind === 'string' || kind === 'align' || kind === 'metric') return raw;
   if (kind === 'bool') {
     if (raw === 'true' || raw === 'false') return raw === 'true';
     throw new ConfigError(`--set ${key}=${raw}: expected true or false`);
   }
-  if (kind === 'intlist') return raw.split(',').map((s) => Number(s.trim()));
+  if (kind === 'intlist') {
+    const parts = raw.split(',');
+    if (parts.length > MAX_LIST) throw new ConfigError(`--set ${key}: at most ${MAX_LIST} values, got ${parts.length}`);
+    return parts.map((s) => (s.trim() === '' ? NaN : Number(s.trim())));
+  }
   const n = Number(raw);
   if (raw.trim() === '' || Number.isNaN(n)) throw new ConfigError(`--set ${key}=${raw}: not a number`);
   return n;
 }
 
-/** Flattens a nested object to dotted keys, rejecting unknown keys. */
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Flattens a nested object to dotted keys, rejecting unknown keys (own keys only; `__proto__` & co. are unknown). */
 export function flatten(obj: unknown, where: string, prefix = ''): Record<string, unknown> {
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+  if (!isPlainObject(obj)) {
     throw new ConfigError(`${where}: expected an object${prefix ? ` at ${prefix.slice(0, -1)}` : ''}`);
   }
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) {
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const k of Object.keys(obj)) {
+    const v = obj[k];
     const key = prefix + k;
-    if (CONFIG_KEYS[key]) out[key] = v;
-    else if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(CONFIG_KEYS).some((c) => c.startsWith(`${key}.`))) {
-      Object.assign(out, flatten(v, where, `${key}.`));
+    if (configKeyKind(key)) out[key] = v;
+    else if (prefix === '' && SECTION_NAMES.includes(k) && isPlainObject(v)) {
+      for (const [fk, fv] of Object.entries(flatten(v, where, `${key}.`))) out[fk] = fv;
     } else throw new ConfigError(`${where}: unknown config key ${key}`);
   }
   return out;
@@ -179,21 +252,34 @@ function modelLabel(cfg: Config): string {
  */
 export function applyOverrides(base: Config, overrides: Record<string, unknown>, where: string): Config {
   const next = structuredClone(base) as unknown as Record<string, Record<string, unknown>>;
-  for (const [key, v] of Object.entries(overrides)) {
-    const kind = CONFIG_KEYS[key];
+  for (const key of Object.keys(overrides)) {
+    const v = overrides[key];
+    const kind = configKeyKind(key);
     if (!kind) throw new ConfigError(`${where}: unknown config key ${key}`);
     const [sec, field] = key.split('.') as [string, string];
+    if (!isPlainObject(next[sec])) throw new ConfigError(`${where}: section ${sec} is missing or not an object`);
     // optional keys outside the model section (train.valid_metric) may be absent from the base
-    if (sec === 'model' && !(field in next[sec]!)) throw new ConfigError(`${where}: ${key} is not a parameter of ${modelLabel(base)}`);
+    if (sec === 'model' && !Object.hasOwn(next[sec]!, field)) throw new ConfigError(`${where}: ${key} is not a parameter of ${modelLabel(base)}`);
     next[sec]![field] = check(key, kind, v, where);
   }
   return next as unknown as Config;
 }
 
+/**
+ * Validates a whole config (e.g. a run's config.json): known sections and keys only, every required
+ * key present, every value in its range, and the relations between keys.
+ */
 export function validate(cfg: Config, where = 'config'): Config {
-  const flat: Record<string, unknown> = {};
-  for (const [sec, fields] of Object.entries(cfg as unknown as Record<string, Record<string, unknown>>)) {
-    for (const [field, v] of Object.entries(fields)) flat[`${sec}.${field}`] = v;
+  if (!isPlainObject(cfg)) throw new ConfigError(`${where}: expected an object with sections ${SECTION_NAMES.join(', ')}`);
+  const flat: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const sec of Object.keys(cfg)) {
+    const fields = (cfg as unknown as Record<string, unknown>)[sec];
+    if (!SECTION_NAMES.includes(sec)) throw new ConfigError(`${where}: unknown config key ${sec}`);
+    if (!isPlainObject(fields)) throw new ConfigError(`${where}: ${sec} must be an object`);
+    for (const field of Object.keys(fields)) flat[`${sec}.${field}`] = fields[field];
+  }
+  for (const key of REQUIRED_KEYS) {
+    if (!(key in flat)) throw new ConfigError(`${where}: ${key} is missing`);
   }
   const out = applyOverrides(cfg, flat, where);
   // relations between keys: the validation metric must be one that is evaluated
@@ -203,6 +289,56 @@ export function validate(cfg: Config, where = 'config'): Config {
     throw new ConfigError(`${where}: train.valid_metric: ${(e as Error).message}`);
   }
   return out;
+}
+
+/** What a config's relation to the data depends on (the same as the defaults' DataStats). */
+export interface DataSize {
+  users: number;
+  items: number;
+  /** Training interactions. */
+  train: number;
+}
+
+/** Backbones that propagate three graph views per step (the main one and two augmented ones). */
+const THREE_VIEWS = new Set(['sgl', 'simgcl']);
+
+/**
+ * A rough, deliberately low estimate of the memory a config needs on data of this size (bytes),
+ * in parts: `model` (embedding tables, their gradients and Adam moments, and the propagated layers
+ * forward and backward, per graph view), `eval` (the [test.batch_size x items] score block) and
+ * `graph` (the normalised adjacency and its transpose). Low on purpose: it refuses only what
+ * cannot fit, never a run that would.
+ */
+export function estimateMemory(cfg: Config, d: DataSize): { model: number; eval: number; graph: number; total: number } {
+  const m = cfg.model;
+  const nodes = d.users + d.items;
+  const views = THREE_VIEWS.has(m.name) ? 3 : 1;
+  const intents = m.intent_num ?? 0;
+  const model = 4 * m.embedding_size * (nodes * (4 + 2 * (m.layer_num + 1) * views) + 4 * intents);
+  const evalBlock = 4 * Math.min(cfg.test.batch_size, Math.max(1, d.users)) * d.items;
+  const graph = 2 * 2 * 8 * d.train;
+  return { model, eval: evalBlock, graph, total: model + evalBlock + graph };
+}
+
+/**
+ * Checks a (valid) config against the data it will train on, before anything is allocated or
+ * written: every `test.k` at most the number of items, and the estimated memory
+ * ({@link estimateMemory}) within the budget (src/util/limits.ts). Throws a one-line ConfigError
+ * naming the key.
+ */
+export function checkConfigAgainstData(cfg: Config, d: DataSize): void {
+  const maxK = Math.max(...cfg.test.k);
+  if (maxK > d.items) {
+    throw new ConfigError(`test.k: k=${maxK} is more than the dataset's ${d.items} items (every k must be at most the number of items; set e.g. --set test.k=${[...new Set(cfg.test.k.map((k) => Math.min(k, d.items)))].join(',')})`);
+  }
+  const mem = estimateMemory(cfg, d);
+  const budget = memoryBudget();
+  if (mem.total <= budget) return;
+  const sizes = `${d.users} users + ${d.items} items`;
+  if (mem.eval > mem.model) {
+    throw new ConfigError(`test.batch_size=${cfg.test.batch_size}: evaluation needs a ${Math.min(cfg.test.batch_size, d.users)} x ${d.items} score block (${formatBytes(mem.eval)}), which with the model (${formatBytes(mem.model)}) is more than the memory budget of ${formatBytes(budget)} (${BUDGET_ENV} sets it); lower test.batch_size`);
+  }
+  throw new ConfigError(`model.embedding_size=${cfg.model.embedding_size}: ${cfg.model.name} with ${cfg.model.layer_num} layers needs about ${formatBytes(mem.total)} for ${sizes} (embeddings, gradients, Adam moments, propagated layers), more than the memory budget of ${formatBytes(budget)} (${BUDGET_ENV} sets it); lower model.embedding_size or model.layer_num`);
 }
 
 /** The validation metric of a config: `train.valid_metric`, else the official recall at the last k. */

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { UserError } from '../util/errors.js';
+import { allocProblem } from '../util/limits.js';
 
 /**
  * Error raised by the data-format readers for malformed, truncated or
@@ -22,7 +24,7 @@ export interface DataErrorOptions {
   cause?: unknown;
 }
 
-export class DataError extends Error {
+export class DataError extends UserError {
   /** Path of the file that is wrong. */
   readonly file: string;
   /** 1-based line number, when the problem is tied to a line of a text file. */
@@ -54,10 +56,28 @@ export function isDataError(e: unknown): e is DataError {
 }
 
 /**
+ * Throws a DataError naming `file` (and line / field) when `bytes` for `what` exceed the memory
+ * budget (src/util/limits.ts). Call it BEFORE allocating anything sized from the file.
+ */
+export function checkDataAlloc(file: string, bytes: number, what: string, options: DataErrorOptions = {}): void {
+  const p = allocProblem(bytes, what);
+  if (p !== null) throw new DataError(file, p, options);
+}
+
+/**
  * Read a whole file synchronously, turning I/O failures (missing file,
- * permission denied, a directory) into a DataError naming the file.
+ * permission denied, a directory) into a DataError naming the file. A file
+ * larger than the memory budget is refused before it is read.
  */
 export function readFileForData(file: string): Buffer {
+  let size: number | undefined;
+  try {
+    const st = statSync(file);
+    if (st.isFile()) size = st.size;
+  } catch {
+    // reported by the read below, with the usual wording
+  }
+  if (size !== undefined) checkDataAlloc(file, size, 'reading the file');
   try {
     return readFileSync(file);
   } catch (e) {
@@ -71,6 +91,7 @@ export function describeReadError(e: unknown): string {
   if (code === 'ENOENT') return 'file not found';
   if (code === 'EISDIR') return 'is a directory, expected a file';
   if (code === 'EACCES') return 'permission denied';
+  if (code === 'ERR_FS_FILE_TOO_LARGE') return 'file too large to read at once (over 2 GiB)';
   if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'Z_NEED_DICT') {
     return `not a valid gzip file or truncated (${(e as Error).message})`;
   }

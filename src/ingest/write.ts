@@ -8,6 +8,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, ren
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../cli/errors.js';
 import type { Interactions } from '../data/dataset.js';
+import { fsReason, outputProblem } from '../util/atomic.js';
 import type { CorpusRecord, PipelineResult } from './pipeline.js';
 
 export const DATASET_FILES = {
@@ -63,10 +64,14 @@ function* jsonLines(records: CorpusRecord[]): Generator<string> {
 /** Fails early (before any work) when `out` cannot be written. */
 export function checkOutDir(out: string, force: boolean): void {
   const dir = resolve(out);
-  if (!existsSync(dir)) return;
+  const problem = () => {
+    const p = outputProblem(dir, 'dir');
+    if (p) throw new UsageError(`--out ${out}: cannot write the dataset there: ${p}`);
+  };
+  if (!existsSync(dir)) return problem();
   if (!statSync(dir).isDirectory()) throw new UsageError(`--out ${out} exists and is not a directory`);
   const entries = readdirSync(dir);
-  if (entries.length === 0) return;
+  if (entries.length === 0) return problem();
   if (!force) {
     const what = entries.includes(DATASET_FILES.manifest) ? 'already holds a dataset' : 'is not empty';
     throw new UsageError(`--out ${out} ${what}; pass --force to replace it (its cache/ of LLM answers is kept)`);
@@ -74,15 +79,16 @@ export function checkOutDir(out: string, force: boolean): void {
   if (!entries.includes(DATASET_FILES.manifest)) {
     throw new UsageError(`--out ${out} is not empty and holds no ${DATASET_FILES.manifest}: refusing to replace a directory that is not an irllrec dataset`);
   }
+  problem();
 }
 
 export function writeDatasetDir(out: string, r: PipelineResult, manifest: Record<string, unknown>, force: boolean): string {
   const dir = resolve(out);
   checkOutDir(out, force);
   const parent = dirname(dir);
-  mkdirSync(parent, { recursive: true });
   const tmp = join(parent, `.${basename(dir)}.ingest-${process.pid}-${Date.now()}`);
   try {
+    mkdirSync(parent, { recursive: true });
     mkdirSync(tmp);
     DATASET_FILES.splits.forEach((f, s) => writeChunks(join(tmp, f), tsvLines(r.splits[s]!)));
     writeChunks(join(tmp, DATASET_FILES.users), (function* () {
@@ -116,6 +122,9 @@ export function writeDatasetDir(out: string, r: PipelineResult, manifest: Record
     }
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
+    // the disk filled up, the directory became read-only, ...: one line, not a stack trace
+    const why = fsReason(e);
+    if (why) throw new UsageError(`--out ${out}: could not write the dataset (${(e as NodeJS.ErrnoException).path ?? dir} ${why}); nothing was written`);
     throw e;
   }
   return dir;

@@ -18,13 +18,14 @@ import { BIGCFBackbone } from './backbones/bigcf.js';
 import type { Backbone } from './backbones/types.js';
 import { ComposedModel } from './composed.js';
 import type { RecModel } from './types.js';
+import { UserError } from '../util/errors.js';
 
 export const BACKBONES = ['lightgcn', 'sgl', 'simgcl', 'dccf', 'bigcf'] as const;
 
 const SUFFIX: Record<string, AlignName> = { '': 'none', _plus: 'rlmrec-con', _gene: 'rlmrec-gen', _int: 'irllrec' };
 const ALIGN_SUFFIX: Record<AlignName, string> = { none: '', 'rlmrec-con': '_plus', 'rlmrec-gen': '_gene', irllrec: '_int' };
 
-export class UnknownModelError extends Error {}
+export class UnknownModelError extends UserError {}
 
 /** Splits a model name (official alias or backbone) and an optional --align into the pair. */
 export function parseModelName(name: string, align?: string): { backbone: string; align: AlignName } {

@@ -10,8 +10,10 @@
  *    items coloured by their dominant intent, each intent drawn at the centroid of the items it dominates;
  * 6. example explanations: recommendations for a few users with the intents and text behind them.
  */
-import { basename, resolve } from 'node:path';
-import { writeFileAtomic } from '../util/atomic.js';
+import { statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { UsageError } from '../cli/errors.js';
+import { fsReason, outputProblem, writeFileAtomic } from '../util/atomic.js';
 import { readRunInfo, type RunInfo } from '../serve/run.js';
 import { Recommender, type Explanation } from '../serve/recommender.js';
 import { esc, fmt, lineChart, PALETTE, scatter, type Marker, type ScatterPoint, type Series } from './svg.js';
@@ -316,7 +318,27 @@ export function renderReport(runs: ReportRun[], o: { title?: string; examples?: 
 `;
 }
 
+/**
+ * Where the report goes: `out` itself, or `out/report.html` when `out` is an existing directory
+ * (or ends in a slash), like `cp FILE DIR`. Checked before any run is read: a parent that is a
+ * file, a read-only directory, ... fail at once with one line.
+ */
+export function reportPath(out: string): string {
+  let file = resolve(out);
+  let isDir = /[\\/]$/.test(out);
+  try {
+    isDir ||= statSync(file).isDirectory();
+  } catch {
+    // not there yet: a file to create
+  }
+  if (isDir) file = join(file, 'report.html');
+  const problem = outputProblem(file, 'file');
+  if (problem) throw new UsageError(`--out ${out}: cannot write the report there: ${problem}`);
+  return file;
+}
+
 export async function writeReport(o: ReportOptions): Promise<{ out: string; runs: number; bytes: number }> {
+  const out = reportPath(o.out);
   const dirs = o.runs.map((d) => resolve(d));
   const labels = uniqueLabels(dirs);
   const runs: ReportRun[] = dirs.map((d, i) => {
@@ -332,7 +354,12 @@ export async function writeReport(o: ReportOptions): Promise<{ out: string; runs
     return { label: labels[i]!, info, rec, ...(recError ? { recError } : {}) };
   });
   const html = renderReport(runs, { title: o.title, examples: o.examples });
-  const out = resolve(o.out);
-  writeFileAtomic(out, html);
+  try {
+    writeFileAtomic(out, html);
+  } catch (e) {
+    const why = fsReason(e);
+    if (why) throw new UsageError(`--out ${o.out}: could not write the report (${(e as NodeJS.ErrnoException).path ?? out} ${why})`);
+    throw e;
+  }
   return { out, runs: runs.length, bytes: Buffer.byteLength(html) };
 }

@@ -9,9 +9,12 @@
  *   model.safetensors    the evaluated model (best weights; final ones with --epochs)
  *   history.json         per-epoch losses and validation metrics
  *   summary.json         protocol, timing, final valid/test metrics
- *   checkpoint/          weights, optimizer, RNG states after the last epoch (for --resume)
+ *   manifest.json        size and SHA-256 of the five files above (src/run/verify.ts checks them)
+ *   checkpoint/          weights, optimizer, RNG states after the last epoch (for --resume), and
+ *                        its own manifest.json (size and SHA-256 of each of its files)
  *   data/                the run's own copy of what serving and evaluation read:
- *     dataset.json       what the copy holds (written last: without it the copy is incomplete)
+ *     dataset.json       what the copy holds, with each file's size and SHA-256 (written last:
+ *                        without it the copy is incomplete)
  *     train.tsv valid.tsv test.tsv      the splits (user<TAB>item, 0-based indices)
  *     users.tsv items.tsv               the id maps (or the official *_user.json / *_item.json)
  *     usr_prf.npy itm_prf.npy usr_int.npy itm_int.npy   the text vectors the model used
@@ -33,6 +36,8 @@ export const RUN_FILES = {
   model: 'model.safetensors',
   history: 'history.json',
   summary: 'summary.json',
+  /** Size and SHA-256 of config, run, model, history and summary (written after each of them). */
+  manifest: 'manifest.json',
   checkpoint: 'checkpoint',
   /** The run's own copy of the data (a directory). */
   data: 'data',
@@ -84,6 +89,8 @@ export interface RunDataManifest {
   embed: boolean;
   /** Every file of the copy with its size in bytes (a truncated copy is refused). */
   files: Record<string, number>;
+  /** Every file's SHA-256 (a changed copy is refused); absent in copies of an older irllrec. */
+  sha256?: Record<string, string>;
   created: string;
 }
 

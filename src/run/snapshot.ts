@@ -7,11 +7,12 @@
  * the splits (from the dataset as loaded, so pickled splits become TSV), the id maps, the text
  * vectors the model was built with (float32 .npy; official pickles are converted), the profiles and
  * intents, and embed.json. The copy is built in a temporary directory beside it and renamed into
- * place; dataset.json, written last, lists every file with its size, so a half-copied run is
- * refused instead of answering differently.
+ * place; dataset.json, written last, lists every file with its size and SHA-256, so a half-copied
+ * or damaged run is refused instead of answering differently.
  */
+import { createHash } from 'node:crypto';
 import {
-  chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync,
+  chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync,
   statSync, writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -48,6 +49,23 @@ function fsyncPath(path: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** SHA-256 of a file, read in chunks (data copies can be large). */
+export function sha256File(path: string): string {
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n <= 0) break;
+      h.update(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
 }
 
 /** Writes `lines()` chunks to a new file with one fd, then fsyncs it. */
@@ -99,8 +117,10 @@ export function writeRunData(runDir: string, src: RunDataSource): RunDataManifes
   const tmp = join(runDir, `.data.tmp-${process.pid}`);
   mkdirSync(tmp, { recursive: true });
   const files: Record<string, number> = {};
+  const sha256: Record<string, string> = {};
   const record = (rel: string) => {
     files[rel] = statSync(join(tmp, rel)).size;
+    sha256[rel] = sha256File(join(tmp, rel));
   };
   const copy = (from: string, rel: string) => {
     const to = join(tmp, rel);
@@ -178,6 +198,7 @@ export function writeRunData(runDir: string, src: RunDataSource): RunDataManifes
       profiles,
       embed,
       files,
+      sha256,
       created: new Date().toISOString(),
     };
     writeChunks(join(tmp, RUN_DATA_FILES.manifest), [`${JSON.stringify(manifest, null, 2)}\n`]);
@@ -203,17 +224,38 @@ export function writeRunData(runDir: string, src: RunDataSource): RunDataManifes
   }
 }
 
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** A relative path inside RUN/data/ (no absolute paths, no "..", no empty parts). */
+function isInside(rel: string): boolean {
+  return rel !== '' && !rel.startsWith('/') && !rel.includes('\\') && rel.split('/').every((p) => p !== '' && p !== '.' && p !== '..');
+}
+
 function readManifest(file: string): RunDataManifest {
   let m: RunDataManifest;
   try {
     m = JSON.parse(readFileSync(file, 'utf8')) as RunDataManifest;
   } catch (e) {
-    throw new RunError(`${file}: not valid JSON (${(e as Error).message})`);
+    throw new RunError(`${file}: not valid JSON (${(e as Error).message.replace(/\s+/g, ' ').slice(0, 160)}; truncated or edited?)`);
   }
-  if (typeof m !== 'object' || m === null || typeof m.version !== 'number' || typeof m.dataset?.users !== 'number' || typeof m.dataset?.items !== 'number' || typeof m.files !== 'object') {
+  if (typeof m !== 'object' || m === null || Array.isArray(m) || typeof m.version !== 'number' || typeof m.dataset !== 'object' || m.dataset === null
+    || typeof m.files !== 'object' || m.files === null || Array.isArray(m.files)) {
     throw new RunError(`${file}: not a run data manifest`);
   }
   if (m.version > RUN_DATA_VERSION) throw new RunError(`${file}: version ${m.version} is newer than this irllrec understands (${RUN_DATA_VERSION}); upgrade irllrec`);
+  const d = m.dataset;
+  if (!isCount(d.users) || d.users === 0 || !isCount(d.items) || d.items === 0) throw new RunError(`${file}: dataset.users and dataset.items must be positive integers, got ${JSON.stringify([d.users, d.items])}`);
+  for (const [rel, size] of Object.entries(m.files)) {
+    if (!isInside(rel)) throw new RunError(`${file}: files: "${rel}" is not a path inside the copy`);
+    if (!isCount(size)) throw new RunError(`${file}: files.${rel} must be a size in bytes, got ${JSON.stringify(size)}`);
+  }
+  if (m.sha256 !== undefined) {
+    if (typeof m.sha256 !== 'object' || m.sha256 === null || Array.isArray(m.sha256)) throw new RunError(`${file}: sha256 must map files to checksums`);
+    for (const [rel, h] of Object.entries(m.sha256)) {
+      if (!(rel in m.files)) throw new RunError(`${file}: sha256 lists "${rel}", which files does not`);
+      if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)) throw new RunError(`${file}: sha256.${rel} must be 64 hex digits, got ${JSON.stringify(h)}`);
+    }
+  }
   return m;
 }
 
@@ -230,8 +272,14 @@ export function readRunData(runDir: string): RunData | null {
   for (const [rel, size] of Object.entries(manifest.files)) {
     const f = join(dir, rel);
     if (!existsSync(f)) throw new RunError(`${f} is missing (an incomplete copy of the run? copy the whole run directory again)`);
-    const have = statSync(f).size;
+    const st = statSync(f);
+    if (!st.isFile()) throw new RunError(`${f} is not a file (${mf} lists it as one)`);
+    const have = st.size;
     if (have !== size) throw new RunError(`${f} has ${have} bytes, ${mf} says ${size} (an incomplete copy of the run? copy the whole run directory again)`);
+    const want = manifest.sha256?.[rel];
+    if (want !== undefined && sha256File(f) !== want) {
+      throw new RunError(`${f}: its SHA-256 differs from the one ${mf} recorded (the copy was changed or damaged; copy the whole run directory again)`);
+    }
   }
   return { dir, manifest };
 }

@@ -1,3 +1,5 @@
+import { UserError } from '../util/errors.js';
+
 /**
  * Errors of the serving layer. Every one carries an HTTP status, so the HTTP service and the CLI
  * turn them into a 4xx answer / one error line without guessing:
@@ -6,7 +8,7 @@
  * - UnavailableError (409/501-like, reported as 422): the model cannot do what was asked
  *   (e.g. cold start from text with a model that has no text tower).
  */
-export class RecommenderError extends Error {
+export class RecommenderError extends UserError {
   constructor(message: string, readonly status: number, readonly code: string) {
     super(message);
     this.name = 'RecommenderError';
@@ -35,7 +37,7 @@ export class UnavailableError extends RecommenderError {
 }
 
 /** A run directory that cannot be opened (missing files, moved dataset, ...). */
-export class RunError extends Error {
+export class RunError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'RunError';

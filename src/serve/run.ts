@@ -8,8 +8,12 @@
  * copied anywhere opens without its dataset. Runs without a copy (made before copies existed) read
  * the dataset directory recorded in run.json; `data` (--data DIR) reads that directory instead of
  * either, as before.
+ *
+ * A run is verified before it is used (src/run/verify.ts): every file's structure, the checksums
+ * recorded at save, the checkpoint's state, and the tensors' names and shapes against the rebuilt
+ * model. A damaged run is refused with a RunError naming the file and the field.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { validate, type Config } from '../config/schema.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
@@ -17,11 +21,11 @@ import { buildNormalizedAdjacency } from '../data/graph.js';
 import { loadTextVectors } from '../data/text-vectors.js';
 import type { TextVectors } from '../models/alignment/types.js';
 import { RUN_FILES } from '../run/layout.js';
-import { loadRunDataset, readRunData, type RunData } from '../run/snapshot.js';
+import { loadRunDataset, type RunData } from '../run/snapshot.js';
+import { checkCheckpointShapes, modelParams, runModelTensors, verifyRunFiles, type RunCheck } from '../run/verify.js';
 import type { ComposedModel } from '../models/composed.js';
 import { createModel, officialName, requiredText } from '../models/registry.js';
 import { Rng } from '../util/rng.js';
-import { readSafetensors } from '../util/safetensors.js';
 import { RunError } from './errors.js';
 
 export interface RunMeta {
@@ -68,47 +72,31 @@ export interface LoadedRun extends RunInfo {
   runData: RunData | null;
 }
 
-function readJson<T>(file: string): T {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch (e) {
-    throw new RunError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
+function infoOf(c: RunCheck): RunInfo {
+  return {
+    dir: c.dir,
+    config: c.config,
+    meta: c.meta,
+    model: officialName(c.config.model.name, c.config.model.align),
+    summary: c.summary,
+    history: c.history as RunHistory | null,
+  };
 }
 
+/** The light part of a run (verified: a damaged run directory is a RunError naming the file). */
 export function readRunInfo(dirArg: string): RunInfo {
-  const dir = resolve(dirArg);
-  if (!existsSync(dir)) throw new RunError(`${dirArg}: run directory not found`);
-  for (const f of [RUN_FILES.config, RUN_FILES.meta]) {
-    if (!existsSync(join(dir, f))) throw new RunError(`${dirArg}: not a run directory (no ${f}); create one with "irllrec train --data DIR --out ${dirArg}"`);
-  }
-  let config: Config;
-  try {
-    config = validate(readJson<Config>(join(dir, RUN_FILES.config)), join(dir, RUN_FILES.config));
-  } catch (e) {
-    throw new RunError((e as Error).message);
-  }
-  const meta = readJson<RunMeta>(join(dir, RUN_FILES.meta));
-  if (typeof meta?.data !== 'string') throw new RunError(`${join(dir, RUN_FILES.meta)}: expected {"data": "<dataset dir>", ...}`);
-  const opt = <T>(f: string): T | null => (existsSync(join(dir, f)) ? readJson<T>(join(dir, f)) : null);
-  return {
-    dir,
-    config,
-    meta,
-    model: officialName(config.model.name, config.model.align),
-    summary: opt<Record<string, unknown>>(RUN_FILES.summary),
-    history: opt<RunHistory>(RUN_FILES.history),
-  };
+  return infoOf(verifyRunFiles(resolve(dirArg), RunError, { label: dirArg }));
 }
 
 /** Rebuilds the trained model of a run directory. */
 export function openRun(dirArg: string, o: OpenRunOptions = {}): LoadedRun {
-  const info = readRunInfo(dirArg);
+  const check = verifyRunFiles(resolve(dirArg), RunError, { label: dirArg, dataCopy: !o.data });
+  const info = infoOf(check);
   const weights = join(info.dir, RUN_FILES.model);
-  if (!existsSync(weights)) {
+  if (!check.model) {
     throw new RunError(`${dirArg}: no ${RUN_FILES.model} (the run has not finished; continue it with "irllrec train --resume ${dirArg}")`);
   }
-  const runData = o.data ? null : readRunData(info.dir);
+  const runData = check.runData;
   let dataset: Dataset;
   let textDir: string;
   if (runData) {
@@ -126,9 +114,10 @@ export function openRun(dirArg: string, o: OpenRunOptions = {}): LoadedRun {
   const text = need.length ? loadTextVectors(textDir, dataset.numUsers, dataset.numItems, need) : {};
   const adj = buildNormalizedAdjacency(dataset.train);
   const net = createModel(info.config, adj, new Rng(info.config.train.seed), text) as ComposedModel;
-  const { tensors, metadata } = readSafetensors(weights);
-  const values: Record<string, Float32Array> = {};
-  for (const [k, t] of Object.entries(tensors)) values[k] = t.data;
+  // names and shapes against the rebuilt model before anything is loaded
+  const params = modelParams(net.params.entries());
+  if (check.checkpoint) checkCheckpointShapes(check.checkpoint, params, RunError);
+  const { tensors: values, metadata } = runModelTensors(info.dir, check.model, params, RunError);
   try {
     net.params.load(values, weights);
   } catch (e) {

@@ -6,6 +6,7 @@
  * service's own message. The API key comes from an environment variable and is only ever put in
  * a request header.
  */
+import { setMaxListeners } from 'node:events';
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { UsageError } from '../cli/errors.js';
@@ -149,18 +150,26 @@ function retryAfter(h: IncomingHttpHeaders): number | null {
   return Number.isFinite(d) ? Math.max(0, d - Date.now()) : null;
 }
 
+/** Waits ms (or until the signal aborts); its abort listener is removed when the wait ends, so
+ * retries on one long-lived signal do not pile listeners up (MaxListenersExceededWarning). */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((res, rej) => {
     if (signal?.aborted) return rej(signal.reason);
-    const t = setTimeout(res, ms);
-    signal?.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(t);
-      rej(signal.reason);
-    }, { once: true });
+      rej(signal!.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      res();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 export class OpenAiClient {
   readonly counters = newCounters();
+  /** the caller's signal -> this client's own signal that follows it (see `own`) */
+  private readonly linked = new WeakMap<AbortSignal, AbortSignal>();
 
   constructor(readonly cfg: LlmConfig) {
     checkBaseUrl(cfg.baseUrl);
@@ -179,6 +188,26 @@ export class OpenAiClient {
       else h.authorization = `Bearer ${this.cfg.apiKey}`;
     }
     return h;
+  }
+
+  /**
+   * A signal of this client's own that aborts with the caller's. Every request in flight and every
+   * backoff wait listens on it (and removes its listener when it ends), so the caller's signal, shared
+   * by many concurrent workers, carries one listener per client instead of one per request, and
+   * --concurrency above 10 does not set off MaxListenersExceededWarning.
+   */
+  private own(signal?: AbortSignal): AbortSignal | undefined {
+    if (!signal) return undefined;
+    let s = this.linked.get(signal);
+    if (!s) {
+      const c = new AbortController();
+      setMaxListeners(0, c.signal);
+      if (signal.aborted) c.abort(signal.reason);
+      else signal.addEventListener('abort', () => c.abort(signal.reason), { once: true });
+      s = c.signal;
+      this.linked.set(signal, s);
+    }
+    return s;
   }
 
   /** One HTTP attempt; throws LlmError (retryable or not). */
@@ -226,7 +255,8 @@ export class OpenAiClient {
   }
 
   /** `once` with retries. */
-  async post(path: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
+  async post(path: string, body: unknown, outer?: AbortSignal): Promise<unknown> {
+    const signal = this.own(outer);
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.once(path, body, signal);

@@ -26,8 +26,9 @@ import { Tape, withTape } from '../tensor/tensor.js';
 import { Arena, withArena } from '../tensor/arena.js';
 import { Progress } from '../util/progress.js';
 import { Rng, type RngState } from '../util/rng.js';
-import { CheckpointError, checkpointDir, readJson, readSafetensors, tensorsFile, writeCheckpoint } from './checkpoint.js';
-import { join } from 'node:path';
+import { ConfigError } from '../config/schema.js';
+import { checkpointTensors, inspectCheckpoint, modelParams } from '../run/verify.js';
+import { CheckpointError, checkpointDir, tensorsFile, writeCheckpoint } from './checkpoint.js';
 
 export interface EpochLog {
   epoch: number;
@@ -129,7 +130,40 @@ function datasetId(ds: Dataset): TrainState['dataset'] {
   return { name: ds.name, users: ds.numUsers, items: ds.numItems, train: ds.train.indptr[ds.numUsers]! };
 }
 
+/** Where a training run is, between two steps (what an interrupt can report). */
+export type TrainPhase = { epoch: number } | { final: true };
+
+/** Trains to the end without yielding (the library's synchronous entry point). */
 export function train(opts: TrainOptions): TrainResult {
+  const steps = trainSteps(opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * Like train, but returns to the event loop between batches (at most every `sliceMs`), so signal
+ * handlers (Ctrl-C) run while it trains. `onPhase` hears where training is at each such point;
+ * nothing is being written then (checkpoints are written between two points, atomically).
+ */
+export async function trainAsync(opts: TrainOptions, o: { onPhase?: (p: TrainPhase) => void; sliceMs?: number } = {}): Promise<TrainResult> {
+  const steps = trainSteps(opts);
+  const slice = o.sliceMs ?? 50;
+  let last = performance.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    o.onPhase?.(r.value);
+    if (performance.now() - last >= slice) {
+      await new Promise<void>((done) => setImmediate(done));
+      last = performance.now();
+    }
+  }
+}
+
+/** The training run as steps: it yields between batches and before each final evaluation. */
+export function* trainSteps(opts: TrainOptions): Generator<TrainPhase, TrainResult, void> {
   const { config: cfg, dataset: ds } = opts;
   const log = opts.log ?? (() => {});
   const rng = new Rng(cfg.train.seed);
@@ -158,9 +192,11 @@ export function train(opts: TrainOptions): TrainResult {
 
   if (opts.resume) {
     if (!opts.runDir) throw new CheckpointError('resume needs a run directory');
-    const dir = checkpointDir(opts.runDir);
-    if (!dir) throw new CheckpointError(`${opts.runDir}: no checkpoint to resume from`);
-    const st = readJson<TrainState>(join(dir, 'state.json'));
+    // everything is verified (structure, checksums, state fields, names and shapes against this
+    // model) before anything is loaded; a refused checkpoint is left as it is
+    const cp = inspectCheckpoint(opts.runDir, { configEpochs: cfg.train.epoch, patience: cfg.train.patience }, CheckpointError);
+    if (!cp) throw new CheckpointError(`${opts.runDir}: no checkpoint to resume from`);
+    const st = cp.state;
     const id = datasetId(ds);
     if (JSON.stringify(st.dataset) !== JSON.stringify(id)) {
       throw new CheckpointError(`${opts.runDir}: the checkpoint was made on ${JSON.stringify(st.dataset)}, not on ${JSON.stringify(id)}`);
@@ -169,15 +205,11 @@ export function train(opts: TrainOptions): TrainResult {
     if (st.fixedEpochs !== (opts.epochs ?? null)) {
       throw new CheckpointError(`${opts.runDir}: the run was started with --epochs ${st.fixedEpochs ?? '(official protocol)'}; resume it the same way`);
     }
-    model.params.load(toMap(readSafetensors(join(dir, 'weights.safetensors')).tensors), `${dir}/weights.safetensors`);
-    const opt = readSafetensors(join(dir, 'optimizer.safetensors')).tensors;
-    const names = model.params.entries().filter(([, t]) => t.requiresGrad).map(([n]) => n);
-    adam.loadState({
-      step: st.adamSteps,
-      m: names.map((n) => opt[`m.${n}`]!.data),
-      v: names.map((n) => opt[`v.${n}`]!.data),
-    });
-    if (st.hasBest) bestState = toMap(readSafetensors(join(dir, 'best.safetensors')).tensors);
+    if (st.nextEpoch > maxEpochs) throw new CheckpointError(`${cp.dir}/state.json: nextEpoch ${st.nextEpoch} is past the run's ${maxEpochs} epochs`);
+    const t = checkpointTensors(cp, modelParams(model.params.entries()), CheckpointError);
+    model.params.load(t.weights, `${cp.dir}/weights.safetensors`);
+    adam.loadState({ step: [...st.adamSteps], m: t.m, v: t.v });
+    bestState = t.best;
     trainRng = Rng.fromState(st.rng.train, st.rng.trainSpare);
     evalRng = Rng.fromState(st.rng.eval, st.rng.evalSpare);
     best = st.best ?? -Infinity;
@@ -191,6 +223,8 @@ export function train(opts: TrainOptions): TrainResult {
     log(`resuming ${opts.runDir} at epoch ${startEpoch}`);
   }
 
+  /** What a diverged run leaves on disk (for its error message). */
+  const keptCheckpoint = () => (opts.runDir && checkpointDir(opts.runDir) ? `; ${opts.runDir} keeps the checkpoint of the last good epoch` : '');
   const save = (nextEpoch: number) => {
     if (!opts.runDir) return;
     const names = model.params.entries().map(([n]) => n);
@@ -222,6 +256,12 @@ export function train(opts: TrainOptions): TrainResult {
       'state.json': `${JSON.stringify(state)}\n`,
     };
     if (bestState) files['best.safetensors'] = tensorsFile(tensors(bestState), { model: model.name, epoch: String(bestEpoch) });
+    // never replace a good checkpoint with a diverged state
+    const bad = model.params.entries().find(([, p]) => !allFinite(p.data)) ?? (a.m.some((x) => !allFinite(x)) || a.v.some((x) => !allFinite(x)) ? ['the optimizer state'] : null);
+    if (bad) {
+      const epoch = history.epochs.at(-1)?.epoch ?? nextEpoch - 1;
+      throw new ConfigError(`epoch ${epoch}: ${bad[0]} became non-finite (the training diverged); lower the learning rate (--set optimizer.lr=...) or check the inputs${keptCheckpoint()}`);
+    }
     writeCheckpoint(opts.runDir, files);
   };
 
@@ -236,13 +276,17 @@ export function train(opts: TrainOptions): TrainResult {
     const batches = sampler.epoch(trainRng, cfg.train.batch_size);
     const sums: Record<string, number> = {};
     const bar = new Progress(`epoch ${epoch}`, batches.length);
-    batches.forEach((batch, bi) => {
+    for (let bi = 0; bi < batches.length; bi++) {
+      yield { epoch };
+      const batch = batches[bi]!;
       const tape = new Tape();
       model.params.zeroGrad();
       const { total, parts } = withArena(arena, () => {
         const r = withTape(tape, () => model.calcLoss(batch, trainRng));
         if (!Number.isFinite(r.total.item())) {
-          throw new Error(`epoch ${epoch} batch ${bi}: the loss is ${r.total.item()} (terms ${JSON.stringify(r.parts)}); lower the learning rate or check the inputs`);
+          // a user setting (the learning rate, the loss weights) or the data; the checkpoint of the
+          // last finished epoch is kept as it is
+          throw new ConfigError(`epoch ${epoch} batch ${bi}: the loss is ${r.total.item()} (terms ${JSON.stringify(r.parts)}); lower the learning rate (--set optimizer.lr=...) or check the inputs${keptCheckpoint()}`);
         }
         tape.backward(r.total);
         return { total: r.total.item(), parts: r.parts };
@@ -252,7 +296,7 @@ export function train(opts: TrainOptions): TrainResult {
       sums.loss = (sums.loss ?? 0) + total;
       for (const [k, v] of Object.entries(parts)) sums[k] = (sums[k] ?? 0) + v;
       bar.tick(bi + 1, `loss ${(sums.loss / (bi + 1)).toFixed(4)}`);
-    });
+    }
     bar.done();
     const seconds = (performance.now() - t0) / 1000;
     trainSeconds += seconds;
@@ -299,9 +343,11 @@ export function train(opts: TrainOptions): TrainResult {
   if (fixed) bestEpoch = epochsRun - 1;
   else if (bestState) model.params.load(bestState, 'best weights');
 
+  yield { final: true };
   const t2 = performance.now();
   const valid = evaluateSplit(model, ds, ds.valid, cfg, evalRng);
   const validSeconds = (performance.now() - t2) / 1000;
+  yield { final: true };
   const t3 = performance.now();
   const test = evaluateSplit(model, ds, ds.test, cfg, evalRng);
   const evalSeconds = (performance.now() - t3) / 1000;
@@ -319,8 +365,9 @@ export function train(opts: TrainOptions): TrainResult {
   };
 }
 
-function toMap(t: Record<string, { data: Float32Array }>): Map<string, Float32Array> {
-  return new Map(Object.entries(t).map(([k, v]) => [k, v.data]));
+function allFinite(d: Float32Array): boolean {
+  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return false;
+  return true;
 }
 
 function fmt(m: Record<string, number>): string {

@@ -12,7 +12,7 @@ import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } fro
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { DataError, readFileForData } from '../errors.js';
+import { checkDataAlloc, DataError, readFileForData } from '../errors.js';
 import { describePy, loadPickle, PyGlobal, PyList, PyObject, PyTuple, type PyValue } from './pickle.js';
 
 const HOST_LE = endianness() === 'LE';
@@ -363,6 +363,8 @@ export function readNumpyPickle(path: string): { shape: number[]; data: Float32A
   if (a.fortranOrder && a.shape.length > 2) {
     throw new DataError(path, `Fortran-ordered arrays with ${a.shape.length} dimensions are not supported`);
   }
+  const count = elementCount(a.shape);
+  checkDataAlloc(path, count * 4 * (a.fortranOrder ? 2 : 1) + (a.dtype.itemsize === 8 ? count * 8 : 0), `the array of shape (${a.shape.join(', ')}) as float32`);
   let data = ndarrayToFloat32(a);
   if (a.fortranOrder) data = fortranToC(data, a.shape);
   return { shape: a.shape, data };
@@ -384,11 +386,24 @@ export interface NpyArray {
 
 type PyLit = string | number | boolean | null | PyLit[] | { [k: string]: PyLit };
 
+/**
+ * Deepest nesting of tuples / lists / dicts accepted in an .npy header (a real header is a dict
+ * holding one shape tuple: depth 2).
+ */
+export const NPY_HEADER_MAX_DEPTH = 32;
+/**
+ * Longest .npy header accepted, in bytes. numpy writes a few hundred bytes (and itself refuses
+ * headers over 10000 bytes by default); the cap only stops absurd input.
+ */
+export const NPY_HEADER_MAX_BYTES = 1 << 20;
+
 /** Parse the Python-literal dict of an .npy header (strings, ints, bools, None, tuples, lists, dicts). */
 function parseHeaderLiteral(src: string, file: string): PyLit {
   let i = 0;
+  let depth = 0;
   const bad = (what: string): never => {
-    throw new DataError(file, `bad .npy header: ${what} at header character ${i}: ${JSON.stringify(src.trim())}`);
+    const shown = src.trim();
+    throw new DataError(file, `bad .npy header: ${what} at header character ${i}: ${JSON.stringify(shown.length > 200 ? `${shown.slice(0, 200)}...` : shown)}`);
   };
   const ws = (): void => {
     while (i < src.length && /\s/.test(src[i]!)) i++;
@@ -397,10 +412,13 @@ function parseHeaderLiteral(src: string, file: string): PyLit {
     ws();
     const c = src[i];
     if (c === '{' || c === '(' || c === '[') {
+      // recursion is bounded: a header nesting 60000 lists is refused at depth NPY_HEADER_MAX_DEPTH
+      if (++depth > NPY_HEADER_MAX_DEPTH) bad(`nested deeper than ${NPY_HEADER_MAX_DEPTH} levels`);
       const close = c === '{' ? '}' : c === '(' ? ')' : ']';
       i++;
       const items: PyLit[] = [];
-      const obj: { [k: string]: PyLit } = {};
+      // no prototype: a '__proto__' key is an ordinary key
+      const obj: { [k: string]: PyLit } = Object.create(null) as { [k: string]: PyLit };
       for (;;) {
         ws();
         if (src[i] === close) {
@@ -419,6 +437,7 @@ function parseHeaderLiteral(src: string, file: string): PyLit {
         if (src[i] === ',') i++;
         else if (src[i] !== close) bad(`expected ',' or '${close}'`);
       }
+      depth--;
       return c === '{' ? obj : items;
     }
     if (c === "'" || c === '"') {
@@ -462,6 +481,9 @@ function npyHeader(buf: Uint8Array, path: string): { header: { [k: string]: PyLi
   } else {
     throw new DataError(path, `unsupported .npy format version ${major}.${buf[7]}`, { offset: 6 });
   }
+  if (headerLen > NPY_HEADER_MAX_BYTES) {
+    throw new DataError(path, `.npy header of ${headerLen} bytes, more than the ${NPY_HEADER_MAX_BYTES} accepted (numpy writes a few hundred)`, { offset: 8 });
+  }
   if (start + headerLen > buf.length) {
     throw new DataError(path, `truncated .npy header: needs ${headerLen} bytes, file has ${buf.length - start}`);
   }
@@ -497,14 +519,18 @@ export function readNpy(path: string): NpyArray {
   const count = elementCount(shape);
   const expected = count * dt.itemsize;
   const have = buf.length - dataOffset;
+  // the declared shape is checked against the file's length before anything is allocated from it
   if (!Number.isSafeInteger(expected) || have !== expected) {
     throw new DataError(
       path,
-      have < expected
-        ? `truncated .npy data: ${have} bytes, expected ${expected} for shape (${shape.join(', ')}) ${descr}`
+      !(have > expected)
+        ? `truncated .npy data: ${have} bytes, expected ${Number.isSafeInteger(expected) ? expected : expected.toPrecision(3)} for shape (${shape.join(', ')}) ${descr}`
         : `.npy data has ${have - expected} unexpected trailing byte(s)`,
+      { field: 'shape' },
     );
   }
+  // conversions below allocate at most one array of the file's data size (float32 / int32 widen nothing)
+  checkDataAlloc(path, expected, `the array of shape (${shape.join(', ')})`);
   const raw = buf.subarray(dataOffset);
   const a: NdArrayBytes = { shape, dtype: dt, fortranOrder: false, bytes: raw };
   const sameOrder = dt.littleEndian === HOST_LE;
@@ -529,6 +555,7 @@ export function readNpy(path: string): NpyArray {
 /** Read a float .npy (or integer, converted) as float32: `{ shape, data }`. */
 export function readNpyFloat32(path: string): { shape: number[]; data: Float32Array } {
   const a = readNpy(path);
+  if (!(a.data instanceof Float32Array)) checkDataAlloc(path, a.data.length * 4, `the array of shape (${a.shape.join(', ')}) as float32`);
   if (a.data instanceof Float32Array) return { shape: a.shape, data: a.data };
   if (a.data instanceof BigInt64Array) {
     const out = new Float32Array(a.data.length);

@@ -14,8 +14,20 @@
  * of Python literals (INT, LONG, FLOAT, STRING, UNICODE), object creation
  * through INST/OBJ, the extension registry, persistent ids and out-of-band
  * buffers are rejected with a DataError.
+ *
+ * Hostile input is bounded: the VM is a loop over opcodes with an explicit
+ * stack (no recursion, so nesting depth costs heap, not call stack), declared
+ * lengths are checked against the bytes left in the file before anything is
+ * sliced, and what the opcodes build is metered: the estimated memory of the
+ * Python objects built (containers, stack slots, memo entries, container
+ * items) may not exceed {@link LoadPickleOptions.maxObjectBytes} (default
+ * 16 MiB; a numpy array or scipy matrix pickle needs a few KiB of them), and
+ * bytes copied or work redone on memoised values may not exceed a small
+ * multiple of the file size. An opcode flood (millions of EMPTY_LIST, MARK,
+ * MEMOIZE, ...) is refused long before it costs real memory.
  */
 import { DataError, readFileForData } from '../errors.js';
+import { allocProblem, formatBytes } from '../../util/limits.js';
 
 // ---------------------------------------------------------------------------
 // Value model
@@ -63,25 +75,40 @@ export class PyDict {
   }
 }
 
+/** Longest str / bytes key that is deduplicated (longer keys are kept as distinct entries). */
+const MAX_HASHED_KEY = 1024;
+/** Largest tuple key that is deduplicated (only tuples of scalars; others are kept as distinct entries). */
+const MAX_HASHED_TUPLE = 16;
+
 /**
  * A string that is equal for keys Python considers equal (1 == 1.0 == True,
- * int vs bigint, tuples of such), or null for keys we do not deduplicate.
+ * int vs bigint, small tuples of such), or null for keys we do not
+ * deduplicate (long strings / bytes, nested or long tuples, containers):
+ * such entries are kept in order and can only be reached through `entries`.
+ * Never recursive, and bounded in time, whatever the key.
  */
 function hashKey(v: PyValue): string | null {
+  if (v instanceof PyTuple) {
+    if (v.items.length > MAX_HASHED_TUPLE) return null;
+    const parts: string[] = [];
+    for (const x of v.items) {
+      const h = x instanceof PyTuple ? null : scalarKey(x);
+      if (h === null) return null;
+      parts.push(`${h.length}:${h}`);
+    }
+    return 't' + parts.join('');
+  }
+  return scalarKey(v);
+}
+
+function scalarKey(v: PyValue): string | null {
   if (v === null) return 'N';
-  if (typeof v === 'string') return 's' + v;
+  if (typeof v === 'string') return v.length <= MAX_HASHED_KEY ? 's' + v : null;
   if (typeof v === 'boolean') return v ? 'n1' : 'n0';
   if (typeof v === 'number') return Number.isInteger(v) ? 'n' + BigInt(v).toString() : 'n' + String(v);
   if (typeof v === 'bigint') return 'n' + v.toString();
-  if (v instanceof Uint8Array) return 'b' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
-  if (v instanceof PyTuple) {
-    const parts: string[] = [];
-    for (const x of v.items) {
-      const h = hashKey(x);
-      if (h === null) return null;
-      parts.push(JSON.stringify(h));
-    }
-    return 't[' + parts.join(',') + ']';
+  if (v instanceof Uint8Array) {
+    return v.length <= MAX_HASHED_KEY ? 'b' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1') : null;
   }
   return null;
 }
@@ -195,7 +222,28 @@ export const DEFAULT_ALLOWED_GLOBALS: readonly string[] = [...NUMPY_GLOBALS, ...
 export interface LoadPickleOptions {
   /** `module.name` strings that may appear in GLOBAL / STACK_GLOBAL. Default: {@link DEFAULT_ALLOWED_GLOBALS}. */
   allowedGlobals?: Iterable<string>;
+  /**
+   * Upper bound on the estimated memory of the Python objects the opcodes build (containers,
+   * stack slots, memo entries, container items; byte payloads are views into the file and not
+   * counted). Default {@link DEFAULT_MAX_OBJECT_BYTES}.
+   */
+  maxObjectBytes?: number;
 }
+
+/** Default {@link LoadPickleOptions.maxObjectBytes}: 16 MiB (a numpy / scipy pickle needs a few KiB). */
+export const DEFAULT_MAX_OBJECT_BYTES = 16 * 1024 * 1024;
+
+// Estimated V8 cost of what the VM builds (measured: an empty list with its stack slot is ~82 bytes,
+// a Map entry ~52 bytes).
+const COST_SLOT = 8;
+const COST_CONTAINER = 96;
+const COST_ITEM = 16;
+const COST_DICT_ENTRY = 64;
+const COST_MEMO = 56;
+/** Longest LONG4 integer accepted, in bytes (a 65536-bit integer; numpy / scipy use machine ints). */
+const MAX_LONG_BYTES = 8192;
+/** Longest module or name of a global (real ones are a few dozen characters). */
+const MAX_GLOBAL_NAME = 256;
 
 // ---------------------------------------------------------------------------
 // Opcodes
@@ -283,11 +331,11 @@ function latin1(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
-/** Decode a little-endian two's-complement integer (LONG1 / LONG4 payload). */
+/** Decode a little-endian two's-complement integer (LONG1 / LONG4 payload), in linear time. */
 function decodeLong(bytes: Uint8Array): number | bigint {
   if (bytes.length === 0) return 0;
-  let v = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]!);
+  const be = Buffer.from(bytes).reverse();
+  let v = BigInt('0x' + be.toString('hex'));
   if (bytes[bytes.length - 1]! & 0x80) v -= 1n << BigInt(8 * bytes.length);
   if (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
   return v;
@@ -311,9 +359,33 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
   const stack: PyValue[] = [];
   const marks: number[] = [];
   const memo = new Map<number, PyValue>();
+  // metering (see the module comment)
+  const maxObjectBytes = options.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
+  let objectBytes = 0;
+  /** Bytes copied and items revisited for memoised values: at most a small multiple of the file. */
+  const maxWork = 4 * n + (1 << 20);
+  let work = 0;
 
   const fail = (what: string, at: number = opPos): never => {
     throw new DataError(file, `corrupt or unsupported pickle: ${what} at byte offset ${at}`, { offset: at });
+  };
+  /** Meters what the opcodes build; refuses before the estimate passes the limit. */
+  const cost = (bytes: number): void => {
+    objectBytes += bytes;
+    if (objectBytes > maxObjectBytes) {
+      fail(`the opcodes build more than ${formatBytes(maxObjectBytes)} of Python objects (${stack.length} values on the stack, ${memo.size} memo entries); a numpy array or scipy matrix pickle needs a few KiB`);
+    }
+  };
+  /** Meters bytes copied / items revisited (memoised values can be reused many times). */
+  const spend = (units: number, what: string): void => {
+    work += units;
+    if (work > maxWork) fail(`${what} copies or revisits more than ${maxWork} bytes/items in total, out of proportion to the ${n}-byte file`);
+    const p = allocProblem(units, what);
+    if (p !== null) fail(p);
+  };
+  const push = (v: PyValue, containerCost = 0): void => {
+    cost(COST_SLOT + containerCost);
+    stack.push(v);
   };
   const need = (k: number): void => {
     if (k > n - pos) {
@@ -402,9 +474,12 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
     return v as PyValue;
   };
   const memoPut = (idx: number): void => {
-    memo.set(idx, top());
+    const v = top();
+    if (!memo.has(idx)) cost(COST_MEMO);
+    memo.set(idx, v);
   };
   const makeGlobal = (module: string, name: string): PyGlobal => {
+    if (module.length > MAX_GLOBAL_NAME || name.length > MAX_GLOBAL_NAME) fail(`global name longer than ${MAX_GLOBAL_NAME} characters`);
     const q = `${module}.${name}`;
     if (!allowed.has(q) && !BUILTIN_DATA_GLOBALS.has(q)) {
       fail(`global ${q} is not allowed (only numpy arrays and scipy COO matrices can be read)`);
@@ -424,6 +499,7 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
         if (args.length !== 2 || typeof s !== 'string' || (enc !== 'latin1' && enc !== 'latin-1')) {
           return fail(`unsupported _codecs.encode call (${args.map(describePy).join(', ')})`);
         }
+        spend(s.length, '_codecs.encode');
         const out = new Uint8Array(s.length);
         for (let i = 0; i < s.length; i++) {
           const c = s.charCodeAt(i);
@@ -438,8 +514,12 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
       case '__builtin__.bytes': {
         if (args.length === 0) return new Uint8Array(0);
         const [a0, enc] = args;
-        if (args.length === 1 && a0 instanceof Uint8Array) return a0.slice();
+        if (args.length === 1 && a0 instanceof Uint8Array) {
+          spend(a0.length, callable.qualname);
+          return a0.slice();
+        }
         if (args.length === 1 && a0 instanceof PyList) {
+          spend(a0.items.length, callable.qualname);
           const out = new Uint8Array(a0.items.length);
           a0.items.forEach((x, i) => {
             if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > 255) fail('bytearray(): bad item');
@@ -448,6 +528,7 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           return out;
         }
         if (args.length === 2 && typeof a0 === 'string' && (enc === 'latin-1' || enc === 'latin1')) {
+          spend(a0.length, callable.qualname);
           const out = new Uint8Array(a0.length);
           for (let i = 0; i < a0.length; i++) {
             const c = a0.charCodeAt(i);
@@ -513,104 +594,107 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
 
         // --- constants
         case OP.NONE:
-          stack.push(null);
+          push(null);
           break;
         case OP.NEWTRUE:
-          stack.push(true);
+          push(true);
           break;
         case OP.NEWFALSE:
-          stack.push(false);
+          push(false);
           break;
         case OP.BININT:
           opName = 'BININT';
-          stack.push(i32());
+          push(i32());
           break;
         case OP.BININT1:
           opName = 'BININT1';
-          stack.push(u8());
+          push(u8());
           break;
         case OP.BININT2:
           opName = 'BININT2';
-          stack.push(u16());
+          push(u16());
           break;
         case OP.LONG1:
           opName = 'LONG1';
-          stack.push(decodeLong(bytes(u8())));
+          push(decodeLong(bytes(u8())));
           break;
         case OP.LONG4: {
           opName = 'LONG4';
           const len = i32();
           if (len < 0) fail('LONG4 with negative length');
-          stack.push(decodeLong(bytes(len)));
+          if (len > MAX_LONG_BYTES) fail(`LONG4 integer of ${len} bytes (at most ${MAX_LONG_BYTES} accepted)`);
+          push(decodeLong(bytes(len)));
           break;
         }
         case OP.BINFLOAT:
           opName = 'BINFLOAT';
           need(8);
-          stack.push(view.getFloat64(pos, false));
+          push(view.getFloat64(pos, false));
           pos += 8;
           break;
 
         // --- strings and bytes
         case OP.SHORT_BINUNICODE:
           opName = 'SHORT_BINUNICODE';
-          stack.push(text(bytes(u8())));
+          push(text(bytes(u8())));
           break;
         case OP.BINUNICODE:
           opName = 'BINUNICODE';
-          stack.push(text(bytes(u32())));
+          push(text(bytes(u32())));
           break;
         case OP.BINUNICODE8:
           opName = 'BINUNICODE8';
-          stack.push(text(bytes(u64())));
+          push(text(bytes(u64())));
           break;
         case OP.SHORT_BINSTRING:
           // Python 2 str; decoded as latin-1 (like pickle.load(..., encoding='latin1'))
           opName = 'SHORT_BINSTRING';
-          stack.push(latin1(bytes(u8())));
+          push(latin1(bytes(u8())));
           break;
         case OP.BINSTRING: {
           opName = 'BINSTRING';
           const len = i32();
           if (len < 0) fail('BINSTRING with negative length');
-          stack.push(latin1(bytes(len)));
+          push(latin1(bytes(len)));
           break;
         }
         case OP.SHORT_BINBYTES:
           opName = 'SHORT_BINBYTES';
-          stack.push(bytes(u8()));
+          push(bytes(u8()));
           break;
         case OP.BINBYTES:
           opName = 'BINBYTES';
-          stack.push(bytes(u32()));
+          push(bytes(u32()));
           break;
         case OP.BINBYTES8:
           opName = 'BINBYTES8';
-          stack.push(bytes(u64()));
+          push(bytes(u64()));
           break;
         case OP.BYTEARRAY8:
           opName = 'BYTEARRAY8';
-          stack.push(bytes(u64()));
+          push(bytes(u64()));
           break;
 
         // --- containers
         case OP.MARK:
+          opName = 'MARK';
+          cost(COST_SLOT);
           marks.push(stack.length);
           break;
         case OP.EMPTY_TUPLE:
-          stack.push(new PyTuple([]));
+          push(new PyTuple([]), COST_CONTAINER);
           break;
         case OP.TUPLE1: {
           opName = 'TUPLE1';
           const a = pop();
-          stack.push(new PyTuple([a]));
+          push(new PyTuple([a]), COST_CONTAINER + COST_ITEM);
           break;
         }
         case OP.TUPLE2: {
           opName = 'TUPLE2';
           const b = pop();
           const a = pop();
-          stack.push(new PyTuple([a, b]));
+          push(new PyTuple([a, b]), COST_CONTAINER + 2 * COST_ITEM);
           break;
         }
         case OP.TUPLE3: {
@@ -618,25 +702,26 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           const c = pop();
           const b = pop();
           const a = pop();
-          stack.push(new PyTuple([a, b, c]));
+          push(new PyTuple([a, b, c]), COST_CONTAINER + 3 * COST_ITEM);
           break;
         }
         case OP.TUPLE:
           opName = 'TUPLE';
-          stack.push(new PyTuple(popMark()));
+          push(new PyTuple(popMark()), COST_CONTAINER);
           break;
         case OP.EMPTY_LIST:
-          stack.push(new PyList([]));
+          push(new PyList([]), COST_CONTAINER);
           break;
         case OP.LIST:
           opName = 'LIST';
-          stack.push(new PyList(popMark()));
+          push(new PyList(popMark()), COST_CONTAINER);
           break;
         case OP.APPEND: {
           opName = 'APPEND';
           const v = pop();
           const l = top();
           if (!(l instanceof PyList)) fail(`APPEND to ${describePy(l)}`);
+          cost(COST_ITEM);
           (l as PyList).items.push(v);
           break;
         }
@@ -645,19 +730,22 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           const items = popMark();
           const l = top();
           if (!(l instanceof PyList)) fail(`APPENDS to ${describePy(l)}`);
-          (l as PyList).items.push(...items);
+          cost(items.length * COST_ITEM);
+          const dst = (l as PyList).items;
+          for (let i = 0; i < items.length; i++) dst.push(items[i]!);
           break;
         }
         case OP.EMPTY_DICT:
-          stack.push(new PyDict());
+          push(new PyDict(), COST_CONTAINER * 2);
           break;
         case OP.DICT: {
           opName = 'DICT';
           const items = popMark();
           if (items.length % 2) fail('DICT with an odd number of items');
           const d = new PyDict();
+          cost(COST_CONTAINER * 2 + (items.length / 2) * COST_DICT_ENTRY);
           for (let i = 0; i < items.length; i += 2) d.set(items[i]!, items[i + 1]!);
-          stack.push(d);
+          push(d);
           break;
         }
         case OP.SETITEM: {
@@ -666,6 +754,7 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           const k = pop();
           const d = top();
           if (!(d instanceof PyDict)) fail(`SETITEM on ${describePy(d)}`);
+          cost(COST_DICT_ENTRY);
           (d as PyDict).set(k, v);
           break;
         }
@@ -675,6 +764,7 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           if (items.length % 2) fail('SETITEMS with an odd number of items');
           const d = top();
           if (!(d instanceof PyDict)) fail(`SETITEMS on ${describePy(d)}`);
+          cost((items.length / 2) * COST_DICT_ENTRY);
           for (let i = 0; i < items.length; i += 2) (d as PyDict).set(items[i]!, items[i + 1]!);
           break;
         }
@@ -691,7 +781,7 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           break;
         case OP.DUP:
           opName = 'DUP';
-          stack.push(top());
+          push(top());
           break;
 
         // --- memo
@@ -716,17 +806,17 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
         }
         case OP.BINGET:
           opName = 'BINGET';
-          stack.push(memoGet(u8()));
+          push(memoGet(u8()));
           break;
         case OP.LONG_BINGET:
           opName = 'LONG_BINGET';
-          stack.push(memoGet(u32()));
+          push(memoGet(u32()));
           break;
         case OP.GET: {
           opName = 'GET';
           const s = line();
           if (!/^\d+$/.test(s)) fail(`GET with a bad index ${JSON.stringify(s)}`);
-          stack.push(memoGet(Number(s)));
+          push(memoGet(Number(s)));
           break;
         }
 
@@ -735,7 +825,7 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           opName = 'GLOBAL';
           const module = line();
           const name = line();
-          stack.push(makeGlobal(module, name));
+          push(makeGlobal(module, name), COST_CONTAINER);
           break;
         }
         case OP.STACK_GLOBAL: {
@@ -745,14 +835,14 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           if (typeof module !== 'string' || typeof name !== 'string') {
             fail(`STACK_GLOBAL needs two strings, found ${describePy(module)} and ${describePy(name)}`);
           }
-          stack.push(makeGlobal(module as string, name as string));
+          push(makeGlobal(module as string, name as string), COST_CONTAINER);
           break;
         }
         case OP.REDUCE: {
           opName = 'REDUCE';
           const args = asTupleItems(pop(), 'REDUCE arguments');
           const callable = pop();
-          stack.push(call(callable, args));
+          push(call(callable, args), COST_CONTAINER);
           break;
         }
         case OP.NEWOBJ: {
@@ -760,7 +850,7 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           const args = asTupleItems(pop(), 'NEWOBJ arguments');
           const cls = pop();
           if (!(cls instanceof PyGlobal)) fail(`NEWOBJ on ${describePy(cls)}, expected a class`);
-          stack.push(new PyObject(cls as PyGlobal, args, 'newobj'));
+          push(new PyObject(cls as PyGlobal, args, 'newobj'), COST_CONTAINER);
           break;
         }
         case OP.NEWOBJ_EX: {
@@ -770,7 +860,7 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           const cls = pop();
           if (!(cls instanceof PyGlobal)) fail(`NEWOBJ_EX on ${describePy(cls)}, expected a class`);
           if (!(kwargs instanceof PyDict)) fail(`NEWOBJ_EX keyword arguments must be a dict`);
-          stack.push(new PyObject(cls as PyGlobal, args, 'newobj', kwargs as PyDict));
+          push(new PyObject(cls as PyGlobal, args, 'newobj', kwargs as PyDict), COST_CONTAINER);
           break;
         }
         case OP.BUILD: {
@@ -780,6 +870,8 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           if (!(obj instanceof PyObject)) fail(`BUILD on ${describePy(obj)}, expected an object`);
           const o = obj as PyObject;
           if (o.state instanceof PyDict && state instanceof PyDict) {
+            spend(state.entries.length, 'BUILD');
+            cost(state.entries.length * COST_DICT_ENTRY);
             for (const [k, v] of state.entries) o.state.set(k, v);
           } else {
             o.state = state;

@@ -5,7 +5,7 @@
  * and either `row` / `col` (scipy < 1.13) or `coords` (scipy >= 1.13), plus
  * `data`.
  */
-import { DataError, readFileForData } from '../errors.js';
+import { checkDataAlloc, DataError, readFileForData } from '../errors.js';
 import { describePy, loadPickle, PyDict, PyObject, PyTuple, SCIPY_COO_GLOBALS } from './pickle.js';
 import { ndarrayFromPy, ndarrayToFloat64, ndarrayToInt32, pyToInt, type NdArrayBytes } from './numpy.js';
 
@@ -80,6 +80,9 @@ export function parseCooPickle(buf: Uint8Array, file: string): CooMatrix {
   if (dataA.dtype.kind !== 'f' && dataA.dtype.kind !== 'i' && dataA.dtype.kind !== 'u' && dataA.dtype.kind !== 'b') {
     throw new DataError(file, `coo_matrix data has unsupported dtype ${dataA.dtype.descr}`);
   }
+  // the arrays' sizes were checked against the file (their bytes are in it); the decoded copies are
+  // int32 / float64, so check what they will take before converting
+  checkDataAlloc(file, nnz * (4 + 4 + 8), `decoding ${nnz} coo_matrix entries`);
   const row = ndarrayToInt32(rowA, file, 'coo_matrix row', 0, rows - 1);
   const col = ndarrayToInt32(colA, file, 'coo_matrix col', 0, cols - 1);
   const data = ndarrayToFloat64(dataA);

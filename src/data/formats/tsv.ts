@@ -11,6 +11,27 @@ export interface Interactions {
 
 const MAX_ID = 0x7fff_ffff;
 
+export interface TsvReadOptions {
+  /**
+   * The largest id accepted (default 2^31 - 1). Ids are dense 0-based indices: the dataset reader
+   * derives the bound from the size of the data (src/data/dataset.ts, maxIdSpace), so an id far
+   * beyond the data is refused with file:line before anything is allocated from it.
+   */
+  maxId?: number;
+  /** The rule behind `maxId`, in words, for the error message. */
+  maxIdRule?: string;
+}
+
+/** Rows of a TSV buffer, counted cheaply (line breaks + a last unterminated line; a header counts too). */
+export function countTsvRows(buf: Uint8Array): number {
+  let n = 0;
+  let at = -1;
+  const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  while ((at = b.indexOf(10, at + 1)) >= 0) n++;
+  if (b.length > 0 && b[b.length - 1] !== 10) n++;
+  return n;
+}
+
 /** Parse a non-negative decimal int32, or return a reason it is not one. */
 function parseId(s: string): number | string {
   if (s.length === 0) return 'is empty';
@@ -32,8 +53,16 @@ function parseId(s: string): number | string {
  * file whose first line is two integers has no header. LF or CRLF line
  * endings; the final newline is optional; a UTF-8 BOM is ignored.
  */
-export function parseInteractionsTsv(text: string, file: string): Interactions {
+export function parseInteractionsTsv(text: string, file: string, options: TsvReadOptions = {}): Interactions {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const maxId = options.maxId ?? MAX_ID;
+  const beyond = (field: string, v: number, lineNo: number): never => {
+    throw new DataError(
+      file,
+      `field "${field}" = ${v} is far beyond the data (${options.maxIdRule ?? `at most ${maxId}`})`,
+      { line: lineNo, field },
+    );
+  };
   let cap = 1024;
   let user = new Int32Array(cap);
   let item = new Int32Array(cap);
@@ -76,6 +105,8 @@ export function parseInteractionsTsv(text: string, file: string): Interactions {
     if (typeof u === 'string') throw new DataError(file, `field "user" ${u}`, { line: lineNo, field: 'user' });
     const it = parseId(line.slice(tab + 1));
     if (typeof it === 'string') throw new DataError(file, `field "item" ${it}`, { line: lineNo, field: 'item' });
+    if (u > maxId) beyond('user', u, lineNo);
+    if (it > maxId) beyond('item', it, lineNo);
     if (n === cap) {
       cap *= 2;
       const nu = new Int32Array(cap);
@@ -93,7 +124,7 @@ export function parseInteractionsTsv(text: string, file: string): Interactions {
 }
 
 /** Read a `user\titem` TSV file. Malformed lines -> DataError with file, 1-based line and field. */
-export function readInteractionsTsv(path: string): Interactions {
+export function readInteractionsTsv(path: string, options: TsvReadOptions = {}): Interactions {
   const buf = readFileForData(path);
-  return parseInteractionsTsv(buf.toString('utf8'), path);
+  return parseInteractionsTsv(buf.toString('utf8'), path, options);
 }
