@@ -31,6 +31,9 @@ describe('irllrec demo', () => {
       expect(r.stdout).toMatch(new RegExp(`\\| ${m} \\| (0\\.\\d{4} \\| ){6}1 \\|`));
     }
     expect(r.stdout).toMatch(/Recommendations by IRLLRec for MovieLens user \d+/);
+    for (const b of ['Most popular \\(baseline mostpop\\)', 'Item-kNN \\(baseline itemknn\\)', 'EASE \\(baseline ease\\)']) {
+      expect(r.stdout).toMatch(new RegExp(`\\| ${b} \\| (0\\.\\d{4} \\| ){6}- \\|`));
+    }
     expect(r.stdout).toMatch(/user intent \(offline\): likes .* \/ dislikes /);
     expect(r.stdout.match(/item intent: attracts .* \/ does not suit /g)).toHaveLength(5);
     expect(r.stdout).toMatch(/Total [\d.]+s \(ingest/);
@@ -47,7 +50,16 @@ describe('irllrec demo', () => {
     expect(j.example.user).toBe('5');
     expect(j.example.recommendations).toHaveLength(5);
     expect(j.dataset.users).toBe(25);
-    for (const f of ['ingest.json', 'text/profile.json', 'embed.json', 'usr_int.npy']) expect(existsSync(join(out, f))).toBe(true);
+    for (const f of ['ingest.json', 'text/profile.json', 'embed.json', 'usr_int.npy']) expect(existsSync(join(out, 'dataset', f))).toBe(true);
+    // the runs are kept, self-contained, and serve
+    expect(j.runs.lightgcn_int).toBe(join(out, 'runs', 'lightgcn_int'));
+    for (const m of ['lightgcn', 'lightgcn_plus', 'lightgcn_int']) expect(existsSync(join(out, 'runs', m, 'model.safetensors'))).toBe(true);
+    expect(r.stderr).toMatch(/irllrec recommend --run .*runs\/lightgcn_int --user 5/);
+    const rec = await runCli(['recommend', '--run', j.runs.lightgcn_int, '--user', '5', '-k', '3', '--json']);
+    expect(rec.code, rec.stderr).toBe(0);
+    expect(JSON.stringify(JSON.parse(rec.stdout))).toMatch(/"items":\[/);
+    // the baselines are in the comparison
+    expect(j.baselines.map((b: { model: string }) => b.model)).toEqual(['mostpop', 'itemknn', 'ease']);
     const bad = await runCli(['demo', '--data', ml, '--epochs', '1', '--user', 'nobody', '--out', out]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--user nobody: no such MovieLens userId/);

@@ -9,8 +9,10 @@
  *   5. the baselines (most-popular, item-kNN, EASE) on the same splits and protocol
  *   6. a Recall/NDCG@5/10/20 table of all of them, and top recommendations for one user with the intents behind them
  *
- * The intermediate dataset goes to a temporary directory (removed afterwards) or --out DIR (kept,
- * and reused by the next run: the offline answers come from its store).
+ * The intermediate dataset goes to a temporary directory (removed afterwards), or with --out DIR
+ * everything is kept: the dataset in DIR/dataset (reused by the next run: the offline answers come
+ * from its store) and one run directory per model in DIR/runs/<model>, ready for recommend, serve,
+ * evaluate and report (the demo prints the commands).
  */
 import type { Command } from 'commander';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -35,7 +37,8 @@ import { readProfiles, runProfile, type ProfileRecord } from '../text/profile.js
 import { train, type TrainResult } from '../train/trainer.js';
 import { Rng } from '../util/rng.js';
 import { runCommand, UsageError } from './errors.js';
-import { datasetStats, parseIntOption } from './train.js';
+import { datasetStats, parseIntOption, summary } from './train.js';
+import { finishRun, startRun } from '../run/write.js';
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const bundledMovieLens = join(packageRoot, 'data', 'movielens-latest-small');
@@ -109,7 +112,9 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
   const t0 = performance.now();
   const source = o.data ? resolve(o.data) : bundledMovieLens;
   const tmp = o.out ? null : mkdtempSync(join(tmpdir(), 'irllrec-demo-'));
-  const dir = o.out ? resolve(o.out) : join(tmp!, 'movielens-latest-small');
+  // --out DIR keeps everything: the dataset in DIR/dataset, one run directory per model in DIR/runs
+  const dir = o.out ? join(resolve(o.out), 'dataset') : join(tmp!, 'movielens-latest-small');
+  const runsDir = o.out ? join(resolve(o.out), 'runs') : null;
   const timings: Record<string, number> = {};
   try {
     say(`demo: MovieLens ${o.data ? `from ${source}` : 'latest-small (bundled; GroupLens terms: see data/movielens-latest-small/NOTICE.md)'}, offline, kernels ${getKernels().info}`);
@@ -153,7 +158,14 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
       const log = (s: string) => {
         if (s.startsWith('best') || s.startsWith('test')) say(`  ${label}: ${s}`);
       };
-      const result = train({ config, dataset: ds, text, epochs, log });
+      const runDir = runsDir ? join(runsDir, model) : undefined;
+      const ctx = { dataset: ds, text, meta: { data: dir, textDir: null, epochs: epochs ?? null }, log: () => {} };
+      if (runDir) {
+        rmSync(runDir, { recursive: true, force: true }); // the demo's own output, replaced on each run
+        startRun(runDir, config, ctx);
+      }
+      const result = train({ config, dataset: ds, text, epochs, log, runDir });
+      if (runDir) finishRun(runDir, result, summary(config, ds, result, epochs !== undefined), ctx);
       const seconds = secs(t);
       say(`  ${label} (${model}): ${result.epochsRun} epochs, best ${result.bestEpoch}, ${seconds}s`);
       results.push({ label, model, config, result, seconds });
@@ -193,11 +205,19 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
     ];
     const wall = secs(t0);
     const footer = `Total ${wall}s (ingest ${timings.ingest}s, profile ${timings.profile}s, embed ${timings.embed}s, training ${results.map((r) => `${r.label} ${r.seconds}s`).join(', ')}, baselines ${timings.baselines}s); kernels ${getKernels().info}.`;
-    const text = `\n${table}\n\n${lines.join('\n')}\n\n${footer}\n`;
+    const serveHint = runsDir
+      ? ['The runs are kept; serve, explain or compare them:',
+        `  irllrec recommend --run ${join(runsDir, 'lightgcn_int')} --user ${user.key} -k 10 --explain`,
+        `  irllrec serve --run ${join(runsDir, 'lightgcn_int')}`,
+        `  irllrec evaluate --run ${join(runsDir, 'lightgcn_int')}`,
+        `  irllrec report --run ${DEMO_MODELS.map(([, m]) => join(runsDir, m)).join(' ')} --out ${join(resolve(o.out!), 'report.html')}`].join('\n')
+      : 'Keep the runs to serve them: irllrec demo --out DIR';
+    const text = `\n${table}\n\n${lines.join('\n')}\n\n${footer}\n${serveHint}\n`;
     if (o.json) {
       process.stderr.write(text);
       const out = {
         dataset: { name: ds.name, users: ds.numUsers, items: ds.numItems, train: csrNnz(ds.train), valid: csrNnz(ds.valid), test: csrNnz(ds.test), dir: o.out ? dir : null },
+        runs: runsDir ? Object.fromEntries(DEMO_MODELS.map(([, m]) => [m, join(runsDir, m)])) : null,
         protocol: epochs !== undefined ? `fixed ${epochs} epochs, final weights` : 'early stopping, the auto defaults for this data (see the log)',
         kernels: getKernels().info,
         models: results.map((r) => ({ label: r.label, model: r.model, epochs_run: r.result.epochsRun, best_epoch: r.result.bestEpoch, seconds: r.seconds, valid: r.result.valid, test: r.result.test })),
@@ -221,7 +241,7 @@ export function registerDemoCommand(program: Command): void {
     .command('demo')
     .description('offline, end to end on the bundled MovieLens latest-small: ingest, offline profiles and intents, local embeddings, then LightGCN vs RLMRec-Con vs IRLLRec')
     .option('--epochs <n>', 'train exactly n epochs per model instead of the early-stopping protocol')
-    .option('--out <dir>', 'keep the intermediate dataset directory here (default: a temporary directory, removed)')
+    .option('--out <dir>', 'keep everything here: DIR/dataset and one run per model in DIR/runs (default: a temporary directory, removed)')
     .option('--user <id>', 'MovieLens userId for the example recommendations (default: the first user with >= 3 test items)')
     .option('--data <dir>', 'a MovieLens directory (ratings.csv, movies.csv, tags.csv) instead of the bundled one')
     .option('--json', 'print a JSON summary on stdout (the table goes to stderr)')

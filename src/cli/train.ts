@@ -23,11 +23,9 @@ import { getKernels } from '../kernels/index.js';
 import { officialName, requiredText } from '../models/registry.js';
 import { CheckpointError } from '../train/checkpoint.js';
 import { trainAsync, type TrainPhase, type TrainResult } from '../train/trainer.js';
-import { writeFileAtomic } from '../util/atomic.js';
-import { writeSafetensors } from '../util/safetensors.js';
 import { RUN_FILES } from '../run/layout.js';
-import { ensureRunData, runDataBytes, writeRunData } from '../run/snapshot.js';
-import { RUN_MANIFEST_FILES, RUN_START_FILES, verifyRunFiles, writeManifest, type RunCheck } from '../run/verify.js';
+import { verifyRunFiles, type RunCheck, type RunMetaFile } from '../run/verify.js';
+import { finishRun, startRun } from '../run/write.js';
 import { UsageError } from './errors.js';
 
 export interface TrainCliOptions {
@@ -46,11 +44,7 @@ export interface TrainCliOptions {
 }
 
 /** What a run directory records about how it was started (for --resume). */
-interface RunMeta {
-  data: string;
-  textDir: string | null;
-  epochs: number | null;
-}
+type RunMeta = RunMetaFile;
 
 export function parseIntOption(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -209,29 +203,12 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
   for (const k of need) log(`text ${k}: ${text[k]!.rows} x ${text[k]!.cols}`);
   log(`model ${officialName(config.model.name, config.model.align)}${section}, kernels ${getKernels().info}`);
   if (startNote) log(startNote);
-  if (runDir && fresh) {
-    writeFileAtomic(join(runDir, RUN_FILES.config), `${JSON.stringify(config, null, 2)}\n`);
-    writeFileAtomic(join(runDir, RUN_FILES.meta), `${JSON.stringify(meta, null, 2)}\n`);
-    writeManifest(runDir, [RUN_FILES.config, RUN_FILES.meta]);
-    // the run's own copy of what serving and evaluation read (self-contained runs)
-    const m = writeRunData(runDir, { dataset: ds, text, textDir: meta.textDir, log });
-    writeManifest(runDir, RUN_START_FILES);
-    log(`copied the data serving needs to ${join(runDir, RUN_FILES.data)} (${(runDataBytes(m) / 1048576).toFixed(1)} MiB)`);
-  }
+  const ctx = { dataset: ds, text, meta, log };
+  if (runDir && fresh) startRun(runDir, config, ctx);
   const result = await trainInterruptibly({ config, dataset: ds, text, epochs, log, runDir, resume }, label);
   const out = summary(config, ds, result, epochs !== undefined);
   if (runDir) {
-    // a run resumed from before runs were self-contained gets its data copy now
-    if (ensureRunData(runDir, { dataset: ds, text, textDir: meta.textDir, log })) log(`copied the data serving needs to ${join(runDir, RUN_FILES.data)}`);
-    // the outputs are written again: the manifest forgets them first, so it never lists stale sums
-    writeManifest(runDir, RUN_START_FILES);
-    // the model that was evaluated (best weights under the official protocol, final with --epochs)
-    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const [n, t] of result.model.params.entries()) tensors[n] = { shape: [...t.shape], data: t.data };
-    writeSafetensors(join(runDir, RUN_FILES.model), tensors, { model: result.model.name, best_epoch: String(result.bestEpoch) });
-    writeFileAtomic(join(runDir, RUN_FILES.history), `${JSON.stringify(result.history)}\n`);
-    writeFileAtomic(join(runDir, RUN_FILES.summary), `${JSON.stringify(out, null, 2)}\n`);
-    writeManifest(runDir, RUN_MANIFEST_FILES);
+    finishRun(runDir, result, out, ctx);
     log(`wrote ${runDir}`);
   }
   if (o.json) process.stdout.write(`${JSON.stringify(out)}\n`);
