@@ -7,7 +7,8 @@ import { RecommenderError, RunError } from '../serve/errors.js';
 import { EXPORT_FORMATS, exportRun, type ExportFormat } from '../serve/export.js';
 import { DEFAULT_MAX_COST, EXPLAIN_WEIGHT, serveRecommender } from '../serve/http.js';
 import { Recommender, type Explanation, type RecommendOptions } from '../serve/recommender.js';
-import { writeReport } from '../report/report.js';
+import { BASELINES, isBaselineName, type BaselineName } from '../baselines/index.js';
+import { REPORT_EASE_MAX_ITEMS, writeReport } from '../report/report.js';
 import { fsReason, outputProblem } from '../util/atomic.js';
 import { runCommand, UsageError } from './errors.js';
 
@@ -167,15 +168,28 @@ export async function serveCommand(o: ServeCli): Promise<void> {
 
 export interface ReportCli {
   run?: string[]; out?: string; title?: string; examples?: string; json?: boolean;
+  /** `--baselines a,b` (a string), `--no-baselines` (false), or absent (all). */
+  baselines?: string | boolean;
+}
+
+/** `--baselines mostpop,itemknn` / `--no-baselines` as the names to fit (an empty list: none). */
+export function reportBaselineNames(v: string | boolean | undefined): BaselineName[] {
+  if (v === undefined || v === true) return [...BASELINES];
+  if (v === false) return [];
+  const names = v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  if (!names.length) throw new UsageError(`--baselines needs a comma-separated list of ${BASELINES.join(', ')} (or --no-baselines), got "${v}"`);
+  for (const n of names) if (!isBaselineName(n)) throw new UsageError(`--baselines: unknown baseline "${n}" (known: ${BASELINES.join(', ')})`);
+  return [...new Set(names)] as BaselineName[];
 }
 
 export async function reportCommand(o: ReportCli): Promise<void> {
   if (!o.run?.length) throw new UsageError('--run DIR is required (repeatable: one per run to compare)');
   if (!o.out) throw new UsageError('--out FILE.html is required');
   const examples = intOpt('--examples', o.examples, 0, 20) ?? 3;
+  const baselines = reportBaselineNames(o.baselines);
   await userErrors(async () => {
-    const s = await writeReport({ runs: o.run!, out: o.out!, title: o.title, examples, log });
-    log(`wrote ${s.out} (${s.runs} runs, ${(s.bytes / 1024).toFixed(0)} KiB)`);
+    const s = await writeReport({ runs: o.run!, out: o.out!, title: o.title, examples, baselines, log, progress: log });
+    log(`wrote ${s.out} (${s.runs} runs${s.baselines ? `, ${s.baselines} baselines` : ''}, ${(s.bytes / 1024).toFixed(0)} KiB)`);
     if (o.json) process.stdout.write(`${JSON.stringify(s)}\n`);
   });
 }
@@ -222,9 +236,11 @@ export function registerServeCommands(program: Command): void {
     .command('report')
     .description('one self-contained HTML page: training curves, validation metrics, test comparison, intent map, example explanations')
     .option('--run <dir>', 'run directory (repeatable)', collect)
-    .option('--out <file>', 'the HTML file to write')
+    .option('--out <file>', 'the HTML file to write (an existing directory: DIR/report.html)')
     .option('--title <text>', 'page title')
     .option('--examples <n>', 'example users with explained recommendations (default 3)')
+    .option('--baselines <list>', `baselines fitted on each dataset of the runs (its RUN/data/ copy) and shown beside them: some of ${BASELINES.join(',')} (default all; EASE only up to ${REPORT_EASE_MAX_ITEMS.toLocaleString('en-US')} items)`)
+    .option('--no-baselines', 'no baselines (faster on large datasets)')
     .option('--json', 'print a summary on stdout')
     .action((o: ReportCli) => runCommand(() => reportCommand(o)));
 }

@@ -3,20 +3,28 @@
  * Content-Security-Policy that forbids every network fetch) about one or more runs:
  * 1. the runs (model, dataset, protocol, epochs, speed);
  * 2. test metrics side by side, like the paper's table (best per column bold, runner-up
- *    underlined, improvement of the best over the runner-up);
+ *    underlined, improvement of the best over the runner-up), with the non-graph baselines
+ *    (most-popular, item-kNN, EASE) fitted once per distinct dataset on the run's own data copy
+ *    (RUN/data/) as extra rows, and the best model's margin over the best baseline;
  * 3. training curves, one chart per loss term, a line per run;
  * 4. validation metrics over epochs (best epoch marked);
  * 5. for models with intent prototypes, a 2-D map (PCA of the normalised item embeddings) of the
  *    items coloured by their dominant intent, each intent drawn at the centroid of the items it dominates;
  * 6. example explanations: recommendations for a few users with the intents and text behind them.
  */
+import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { BASELINE_LABELS, BASELINES, fitAndEvaluateBaselines, type BaselineName, type BaselineRunResult } from '../baselines/index.js';
 import { UsageError } from '../cli/errors.js';
+import type { Dataset } from '../data/dataset.js';
+import { higherIsBetter, METRIC_NAMES, type MetricName } from '../eval/metrics.js';
+import { RUN_DATA_FILES } from '../run/layout.js';
+import { loadRunDataset, readRunData, type RunData } from '../run/snapshot.js';
 import { fsReason, outputProblem, writeFileAtomic } from '../util/atomic.js';
-import { readRunInfo, type RunInfo } from '../serve/run.js';
+import { openRun, readRunInfo, type RunInfo } from '../serve/run.js';
 import { Recommender, type Explanation } from '../serve/recommender.js';
-import { esc, fmt, lineChart, PALETTE, scatter, type Marker, type ScatterPoint, type Series } from './svg.js';
+import { barChart, esc, fmt, lineChart, PALETTE, scatter, type Bar, type Marker, type ScatterPoint, type Series } from './svg.js';
 
 export interface ReportOptions {
   runs: string[];
@@ -24,7 +32,15 @@ export interface ReportOptions {
   title?: string;
   /** example users per run (default 3) */
   examples?: number;
+  /**
+   * Baselines fitted on each distinct dataset of the runs (from the runs' own data copies) and
+   * shown beside them: default all of BASELINES; false or [] for none.
+   */
+  baselines?: readonly BaselineName[] | false;
+  /** Warnings: a model that could not be loaded, a baseline that could not be fitted. */
   log?: (s: string) => void;
+  /** Progress lines (the baselines being fitted). */
+  progress?: (s: string) => void;
 }
 
 export interface ReportRun {
@@ -33,7 +49,35 @@ export interface ReportRun {
   rec: Recommender | null;
   /** why the model could not be loaded (curves and tables still work) */
   recError?: string;
+  /** The identity of the run's data copy (RUN/data/: a digest of its splits); null or absent without one. */
+  dataId?: string | null;
+  /** Why the run has no usable data copy (shown where baselines are skipped). */
+  dataNote?: string;
 }
+
+/** The baselines of one dataset (one data copy identity). */
+export interface DataBaselines {
+  /** The dataset's name (the data copy's). */
+  dataset: string;
+  users: number;
+  items: number;
+  results: BaselineRunResult[];
+  /** Skipped or failed baselines, one line each. */
+  notes: string[];
+}
+
+/** What renderReport shows about baselines. */
+export interface ReportBaselines {
+  /** false: not asked for (--no-baselines). */
+  enabled: boolean;
+  /** By data identity (ReportRun.dataId). */
+  byData: Map<string, DataBaselines>;
+}
+
+/** EASE is fitted for a report only up to this many items (its dense items x items matrix). */
+export const REPORT_EASE_MAX_ITEMS = 20_000;
+/** The metrics beyond recall/NDCG the report shows at the largest K (a compact table when the main one lacks them). */
+const EXTRA_METRICS: readonly MetricName[] = ['hit', 'mrr', 'map', 'coverage', 'gini'];
 
 const METRIC_ORDER = (k: string) => {
   const [name, at] = k.split('@');
@@ -56,36 +100,176 @@ function runsTable(runs: ReportRun[]): string {
   return `<table class="sortable"><thead><tr><th>run</th><th>model</th><th>dataset</th><th>epochs</th><th>best epoch</th><th>s / epoch</th><th>protocol</th><th>kernels</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
-function comparisonTable(runs: ReportRun[]): string {
-  const withTest = runs.filter((r) => r.info.summary && typeof r.info.summary.test === 'object' && r.info.summary.test);
-  if (!withTest.length) return '<p class="note">No run has test metrics (summary.json) yet.</p>';
-  const metrics = [...new Set(withTest.flatMap((r) => Object.keys(r.info.summary!.test as object)))].sort((a, b) => (METRIC_ORDER(a) < METRIC_ORDER(b) ? -1 : 1));
-  const byData = new Map<string, ReportRun[]>();
-  for (const r of withTest) {
-    const d = String(r.info.summary!.dataset ?? basename(r.info.meta.data));
-    byData.set(d, [...(byData.get(d) ?? []), r]);
-  }
-  const parts: string[] = [];
-  for (const [dataset, rs] of byData) {
-    const val = (r: ReportRun, m: string) => Number((r.info.summary!.test as Record<string, number>)[m]);
-    const head = `<tr><th>${esc(dataset)}</th>${metrics.map((m) => `<th>${esc(m.replace('recall', 'Recall').replace('ndcg', 'NDCG'))}</th>`).join('')}</tr>`;
-    const rank = new Map<string, number[]>();
-    for (const m of metrics) rank.set(m, [...new Set(rs.map((r) => val(r, m)).filter(Number.isFinite))].sort((a, b) => b - a));
-    const body = rs.map((r) => `<tr><td>${esc(r.label)} <span class="small">${esc(r.info.model)}</span></td>${metrics.map((m) => {
-      const v = val(r, m);
-      const order = rank.get(m)!;
-      const cls = rs.length > 1 && v === order[0] ? 'best' : rs.length > 2 && v === order[1] ? 'second' : '';
-      return `<td class="num ${cls}">${Number.isFinite(v) ? v.toFixed(4) : '–'}</td>`;
-    }).join('')}</tr>`);
-    if (rs.length > 1) {
-      body.push(`<tr class="improv"><td>Improv. (best vs runner-up)</td>${metrics.map((m) => {
-        const o = rank.get(m)!;
-        return `<td class="num">${o.length > 1 && o[1]! > 0 ? `${(((o[0]! - o[1]!) / o[1]!) * 100).toFixed(2)}%` : '–'}</td>`;
-      }).join('')}</tr>`);
+/**
+ * The identity of a run's data copy: a digest of the dataset's size and its splits' SHA-256 (sizes
+ * and the source directory for copies written before checksums). Two runs trained on the same
+ * splits have the same identity wherever their directories are.
+ */
+export function runDataIdentity(d: RunData): string {
+  const m = d.manifest;
+  const sp = RUN_DATA_FILES.splits;
+  const parts = [String(m.dataset.users), String(m.dataset.items), ...[sp.train, sp.valid, sp.test].map((f) => m.sha256?.[f] ?? `${m.files[f]}@${m.dataset.source}`)];
+  return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
+}
+
+const datasetName = (r: ReportRun) => String(r.info.summary?.dataset ?? basename(r.info.meta.data));
+const hasTest = (r: ReportRun) => !!r.info.summary && typeof r.info.summary.test === 'object' && !!r.info.summary.test && !Array.isArray(r.info.summary.test);
+const testOf = (r: ReportRun) => (hasTest(r) ? (r.info.summary!.test as Record<string, unknown>) : {});
+const metricName = (key: string) => key.split('@')[0]!.toLowerCase();
+const metricK = (key: string) => Number(key.split('@')[1]);
+const isKnownMetric = (key: string) => (METRIC_NAMES as readonly string[]).includes(metricName(key)) && Number.isInteger(metricK(key));
+const better = (key: string) => !isKnownMetric(key) || higherIsBetter(metricName(key) as MetricName);
+
+/** One table of the comparison: runs of one dataset (one data copy, where the runs have one). */
+export interface DataGroup {
+  title: string;
+  dataId: string | null;
+  runs: ReportRun[];
+}
+
+/**
+ * Runs grouped by dataset: by name (summary.dataset), split further by data copy identity when
+ * runs of one name were trained on different splits. Runs without a copy join their name's group
+ * when that name has one identity at most, else they form their own group.
+ */
+export function groupRuns(runs: ReportRun[]): DataGroup[] {
+  const byName = new Map<string, ReportRun[]>();
+  for (const r of runs) byName.set(datasetName(r), [...(byName.get(datasetName(r)) ?? []), r]);
+  const groups: DataGroup[] = [];
+  for (const [name, rs] of byName) {
+    const ids = [...new Set(rs.map((r) => r.dataId ?? null).filter((x): x is string => x !== null))];
+    if (ids.length <= 1) {
+      groups.push({ title: name, dataId: ids[0] ?? null, runs: rs });
+      continue;
     }
-    parts.push(`<table class="cmp sortable"><thead>${head}</thead><tbody>${body.join('')}</tbody></table>`);
+    for (const id of ids) groups.push({ title: `${name} (splits ${id.slice(0, 8)})`, dataId: id, runs: rs.filter((r) => r.dataId === id) });
+    const none = rs.filter((r) => !r.dataId);
+    if (none.length) groups.push({ title: `${name} (no data copy)`, dataId: null, runs: none });
   }
-  return parts.join('');
+  return groups;
+}
+
+interface Row {
+  label: string;
+  sub: string;
+  baseline: boolean;
+  color?: string;
+  values: Record<string, unknown>;
+  /** tooltip of the name cell */
+  title?: string;
+}
+
+/** A baseline's hyper-parameters and times, e.g. "Item-kNN: neighbours 100, shrink 10; fit 0.2s, eval 0.1s". */
+function baselineDetails(x: BaselineRunResult): string {
+  const params = Object.entries(x.params).map(([k, v]) => `${k === 'lambda' ? 'λ' : k} ${v}`).join(', ');
+  return `${BASELINE_LABELS[x.model]}${params ? `: ${params}` : ''}; fit ${x.fit_seconds}s, eval ${x.eval_seconds}s`;
+}
+
+const num = (row: Row, m: string) => {
+  const v = row.values[m];
+  return typeof v === 'number' && Number.isFinite(v) ? v : NaN;
+};
+
+/** Relative advantage of a over b in the metric's direction (positive: a is better); NaN when undefined. */
+function advantage(key: string, a: number, b: number): number {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return NaN;
+  return (better(key) ? a - b : b - a) / Math.abs(b);
+}
+
+const pct = (x: number, sign = false) => (Number.isFinite(x) ? `${sign && x > 0 ? '+' : x < 0 ? '−' : ''}${(Math.abs(x) * 100).toFixed(2)}%` : '–');
+
+function metricTable(title: string, rows: Row[], metrics: string[]): string {
+  const head = `<tr><th>${esc(title)}</th>${metrics.map((m) => `<th>${esc(m.replace('recall', 'Recall').replace('ndcg', 'NDCG'))}</th>`).join('')}</tr>`;
+  // best first in each column's direction (gini: lower is better)
+  const rank = new Map<string, number[]>();
+  for (const m of metrics) rank.set(m, [...new Set(rows.map((r) => num(r, m)).filter(Number.isFinite))].sort((a, b) => (better(m) ? b - a : a - b)));
+  const body = rows.map((r) => {
+    const title = r.title ? ` title="${esc(r.title)}"` : '';
+    const name = r.baseline
+      ? `<td class="name"${title}><i>${esc(r.label)}</i> <span class="small">${esc(r.sub)}</span></td>`
+      : `<td class="name"${title}>${r.color ? `<span class="sw" style="background:${r.color}"></span>` : ''}${esc(r.label)} <span class="small">${esc(r.sub)}</span></td>`;
+    return `<tr${r.baseline ? ' class="baseline"' : ''}>${name}${metrics.map((m) => {
+      const v = num(r, m);
+      const order = rank.get(m)!;
+      const cls = rows.length > 1 && v === order[0] ? 'best' : rows.length > 2 && v === order[1] ? 'second' : '';
+      return `<td class="num ${cls}">${Number.isFinite(v) ? v.toFixed(4) : '–'}</td>`;
+    }).join('')}</tr>`;
+  });
+  if (rows.length > 1) {
+    body.push(`<tr class="improv"><td>Improv. (best vs runner-up)</td>${metrics.map((m) => {
+      const o = rank.get(m)!;
+      return `<td class="num">${o.length > 1 && o[1]! > 0 ? pct(advantage(m, o[0]!, o[1]!)) : '–'}</td>`;
+    }).join('')}</tr>`);
+  }
+  const models = rows.filter((r) => !r.baseline);
+  const bases = rows.filter((r) => r.baseline);
+  if (models.length && bases.length) {
+    const best = (rs: Row[], m: string) => {
+      const v = rs.map((r) => num(r, m)).filter(Number.isFinite);
+      return v.length ? (better(m) ? Math.max(...v) : Math.min(...v)) : NaN;
+    };
+    body.push(`<tr class="improv vsbase"><td>Best model vs best baseline</td>${metrics.map((m) => {
+      const a = advantage(m, best(models, m), best(bases, m));
+      return `<td class="num ${a > 0 ? 'pos' : a < 0 ? 'neg' : ''}">${pct(a, true)}</td>`;
+    }).join('')}</tr>`);
+  }
+  return `<div class="tw"><table class="cmp sortable"><thead>${head}</thead><tbody>${body.join('')}</tbody></table></div>`;
+}
+
+function comparisonTable(runs: ReportRun[], bl?: ReportBaselines): string {
+  const withTest = runs.filter(hasTest);
+  const groups = groupRuns(runs);
+  const baselinesOf = (g: DataGroup) => (g.dataId && bl?.enabled ? bl.byData.get(g.dataId) : undefined);
+  if (!withTest.length && !groups.some((g) => baselinesOf(g)?.results.length)) return '<p class="note">No run has test metrics (summary.json) yet.</p>';
+  // the columns every table shows: the runs' test metrics (recall and NDCG at every K first)
+  const order = (a: string, b: string) => (METRIC_ORDER(a) < METRIC_ORDER(b) ? -1 : 1);
+  let metrics = [...new Set(withTest.flatMap((r) => Object.keys(testOf(r))))].sort(order);
+  if (!metrics.length) metrics = [...new Set(groups.flatMap((g) => (baselinesOf(g)?.results ?? []).flatMap((b) => Object.keys(b.test))))].filter((m) => ['recall', 'ndcg'].includes(metricName(m))).sort(order);
+  const parts: string[] = [];
+  for (const g of groups) {
+    const runRows: Row[] = g.runs.filter(hasTest).map((r) => ({ label: r.label, sub: r.info.model, baseline: false, color: PALETTE[runs.indexOf(r) % PALETTE.length], values: testOf(r) }));
+    const b = baselinesOf(g);
+    const baseRows: Row[] = (b?.results ?? []).map((x) => ({ label: BASELINE_LABELS[x.model], sub: 'baseline', baseline: true, values: x.test, title: baselineDetails(x) }));
+    const rows = [...runRows, ...baseRows];
+    if (!rows.length) continue;
+    const block: string[] = [metricTable(g.title, rows, metrics)];
+    // hit, mrr, map, coverage, gini at the largest K, where the main table lacks them
+    const ks = [...new Set([...metrics, ...baseRows.flatMap((r) => Object.keys(r.values))].map(metricK).filter(Number.isInteger))];
+    if (ks.length) {
+      const K = Math.max(...ks);
+      const extra = EXTRA_METRICS.map((m) => `${m}@${K}`).filter((m) => !metrics.includes(m));
+      if (extra.length && rows.some((r) => extra.some((m) => Number.isFinite(num(r, m))))) {
+        block.push(`<div class="small">Beyond recall and NDCG, at K = ${K} (gini: lower is more even; '–': not in the run's summary.json, runs of an older irllrec)</div>${metricTable(g.title, rows, extra)}`);
+      }
+      // the answer at a glance: recall and NDCG at the largest K, models against baselines
+      if (baseRows.length) {
+        const charts = ['recall', 'ndcg'].map((name) => {
+          const m = `${name}@${K}`;
+          const bars: Bar[] = rows.map((r) => ({ label: r.label, value: num(r, m), color: r.baseline ? '#9a9a9a' : r.color ?? PALETTE[0]!, muted: r.baseline, title: `${r.label} (${r.sub}): ${m} ${Number.isFinite(num(r, m)) ? num(r, m).toFixed(4) : '–'}` }));
+          return bars.some((x) => Number.isFinite(x.value)) ? barChart({ title: `${g.title}: test ${m}`, bars }) : '';
+        }).join('');
+        if (charts) block.push(`<div class="charts">${charts}</div>`);
+      }
+    }
+    // why some baselines are missing
+    const notes: string[] = [];
+    if (bl?.enabled) {
+      if (b?.results.length) notes.push(`Baselines on ${b.dataset} (${b.users.toLocaleString('en-US')} users, ${b.items.toLocaleString('en-US')} items): ${b.results.map(baselineDetails).join('; ')}.`);
+      if (b) notes.push(...b.notes);
+      else {
+        const why = [...new Set(g.runs.map((r) => r.dataNote).filter((x): x is string => !!x))];
+        notes.push(`No baselines for ${g.title}: ${why.length ? why.join('; ') : 'no run of it has a data copy (RUN/data/)'}.`);
+      }
+      const noCopy = g.dataId ? g.runs.filter((r) => !r.dataId).map((r) => r.label) : [];
+      if (noCopy.length && b) notes.push(`${noCopy.join(', ')}: no data copy of its own; the baselines are those of the other runs' copy of ${g.title}.`);
+    }
+    if (notes.length) block.push(`<p class="note">${notes.map(esc).join(' ')}</p>`);
+    parts.push(block.join(''));
+  }
+  const foot = !bl || bl.enabled
+    ? '<p class="note">Baselines (<i>italic</i>, "baseline"): non-graph models fitted on the training split of the run\'s own data copy (RUN/data/) and evaluated with the same protocol; EASE\'s λ chosen on validation. "Best model vs best baseline": the relative margin of the best run over the best baseline (+: a model wins).</p>'
+    : '<p class="note">Baselines were not fitted (--no-baselines).</p>';
+  return parts.join('') + (bl ? foot : '');
 }
 
 function lossCharts(runs: ReportRun[]): string {
@@ -265,6 +449,7 @@ header{background:#1d3557;color:#fff;padding:18px 28px}header h1{margin:0;font-s
 main{padding:8px 28px 40px;max-width:1400px}section{margin:22px 0}h2{border-bottom:2px solid #1d3557;padding-bottom:4px}
 table{border-collapse:collapse;margin:8px 0;background:#fff}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}th{background:#eef2f7;cursor:pointer;user-select:none}
 td.num{text-align:right;font-variant-numeric:tabular-nums}td.best{font-weight:700}td.second{text-decoration:underline}tr.improv td{font-style:italic;background:#f6f6f6}
+tr.baseline td{font-style:italic;background:#f7f7fb;color:#333}.tw{overflow-x:auto;max-width:100%}td.name{white-space:nowrap}tr.vsbase td.pos{color:#1a7f37}tr.vsbase td.neg{color:#b42318}.chart.bars .muted text{fill:#555}
 .small{font-size:12px;color:#666}.note{color:#666;font-size:12.5px}.sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:middle}
 .charts{display:flex;flex-wrap:wrap;gap:10px}.chart{background:#fff;border:1px solid #e3e3e3}.chart .ct{font-weight:600;font-size:13px}
 .chart .tick{font-size:10px;fill:#555}.chart .lab{font-size:11px;fill:#444}.chart .grid{stroke:#eee}.chart .axis{stroke:#888}
@@ -296,7 +481,7 @@ const JS = `
 })();
 `;
 
-export function renderReport(runs: ReportRun[], o: { title?: string; examples?: number } = {}): string {
+export function renderReport(runs: ReportRun[], o: { title?: string; examples?: number; baselines?: ReportBaselines } = {}): string {
   const title = o.title ?? `irllrec report: ${runs.map((r) => r.label).join(', ')}`;
   const maps = runs.map((r) => intentMap(r)).filter(Boolean);
   const noIntents = runs.filter((r) => r.rec && !r.rec.intents).map((r) => r.label);
@@ -309,7 +494,7 @@ export function renderReport(runs: ReportRun[], o: { title?: string; examples?: 
 <title>${esc(title)}</title><style>${CSS}</style></head>
 <body><header><h1>${esc(title)}</h1><p>generated ${esc(new Date().toISOString())} by irllrec · ${runs.length} run${runs.length > 1 ? 's' : ''}</p></header><main>
 <section><h2>Runs</h2>${runsTable(runs)}${failed.length ? `<p class="note">Model not loaded (curves and tables only): ${failed.join('; ')}</p>` : ''}</section>
-<section><h2>Test metrics</h2>${comparisonTable(runs)}<p class="note">Full ranking over all items with training items masked; bold: best, underlined: runner-up per column.</p></section>
+<section><h2>Test metrics</h2>${comparisonTable(runs, o.baselines)}<p class="note">Full ranking over all items with training items masked; bold: best, underlined: runner-up per column (gini: the lowest).</p></section>
 <section><h2>Training curves</h2><div class="charts">${lossCharts(runs)}</div></section>
 <section><h2>Validation metrics over epochs</h2><div class="charts">${validCharts(runs)}</div><p class="note">Circles: the best (restored) epoch.</p></section>
 <section><h2>Intent prototypes</h2>${maps.join('') || '<p class="note">None of these models has intent prototypes (IRLLRec, DCCF and BIGCF do).</p>'}${noIntents.length && maps.length ? `<p class="note">No prototypes: ${esc(noIntents.join(', '))}.</p>` : ''}</section>
@@ -337,23 +522,100 @@ export function reportPath(out: string): string {
   return file;
 }
 
-export async function writeReport(o: ReportOptions): Promise<{ out: string; runs: number; bytes: number }> {
+/** The cut-offs the baselines are evaluated at: those of the runs' test metrics (else their config's test.k), at most the items. */
+function baselineKs(runs: ReportRun[], items: number): number[] {
+  const fromTest = runs.flatMap((r) => Object.keys(testOf(r)).map(metricK));
+  const ks = fromTest.some(Number.isInteger) ? fromTest : runs.flatMap((r) => r.info.config.test.k);
+  return [...new Set(ks.filter((k) => Number.isInteger(k) && k >= 1 && k <= items))].sort((a, b) => a - b);
+}
+
+/**
+ * Fits the baselines once per distinct data copy of the runs. EASE is skipped above
+ * REPORT_EASE_MAX_ITEMS items; a baseline that cannot be fitted is a note, never a failed report.
+ */
+export function reportBaselines(
+  runs: ReportRun[], data: Map<string, () => Dataset>, names: readonly BaselineName[], o: { log?: (s: string) => void; progress?: (s: string) => void } = {},
+): ReportBaselines {
+  const { log, progress } = o;
+  const byData = new Map<string, DataBaselines>();
+  for (const [id, load] of data) {
+    const mine = runs.filter((r) => r.dataId === id);
+    let ds: Dataset;
+    try {
+      ds = load();
+    } catch (e) {
+      const why = (e as Error).message;
+      log?.(`report: baselines skipped for ${mine.map((r) => r.label).join(', ')}: ${why}`);
+      byData.set(id, { dataset: datasetName(mine[0]!), users: 0, items: 0, results: [], notes: [`Baselines skipped: the data copy could not be read (${why}).`] });
+      continue;
+    }
+    const entry: DataBaselines = { dataset: ds.name, users: ds.numUsers, items: ds.numItems, results: [], notes: [] };
+    byData.set(id, entry);
+    const ks = baselineKs(mine, ds.numItems);
+    if (!ks.length) {
+      entry.notes.push('Baselines skipped: no cut-off K to evaluate at.');
+      continue;
+    }
+    const todo = names.filter((n) => {
+      if (n !== 'ease' || ds.numItems <= REPORT_EASE_MAX_ITEMS) return true;
+      entry.notes.push(`EASE skipped: ${ds.numItems.toLocaleString('en-US')} items, more than the report's ${REPORT_EASE_MAX_ITEMS.toLocaleString('en-US')} (its dense items x items matrix); "irllrec baselines --data DIR --models ease" fits it on its own.`);
+      progress?.(`report: EASE skipped on ${ds.name} (${ds.numItems} items > ${REPORT_EASE_MAX_ITEMS})`);
+      return false;
+    });
+    if (todo.length) progress?.(`report: baselines on ${ds.name} (${ds.numUsers} users, ${ds.numItems} items; K ${ks.join(', ')}): ${todo.join(', ')}`);
+    for (const name of todo) {
+      try {
+        entry.results.push(...fitAndEvaluateBaselines(ds, [name], ks, { log: (l) => { if (!l.startsWith(' ')) progress?.(`report:   ${l}`); } }));
+      } catch (e) {
+        const why = (e as Error).message.replace(/\s+/g, ' ');
+        log?.(`report: ${name} not fitted: ${why}`);
+        entry.notes.push(`${BASELINE_LABELS[name]} not fitted: ${why}`);
+      }
+    }
+  }
+  return { enabled: true, byData };
+}
+
+export async function writeReport(o: ReportOptions): Promise<{ out: string; runs: number; bytes: number; baselines: number }> {
   const out = reportPath(o.out);
   const dirs = o.runs.map((d) => resolve(d));
   const labels = uniqueLabels(dirs);
+  const names = o.baselines === false ? [] : [...new Set(o.baselines ?? BASELINES)];
+  // one dataset per distinct data copy (loaded lazily, only when baselines are asked for)
+  const data = new Map<string, () => Dataset>();
   const runs: ReportRun[] = dirs.map((d, i) => {
     const info = readRunInfo(d);
     let rec: Recommender | null = null;
     let recError: string | undefined;
+    let runData: RunData | null = null;
+    let dataset: Dataset | null = null;
+    let dataNote: string | undefined;
     try {
-      rec = Recommender.openSync(d, { embedder: null });
+      const run = openRun(d);
+      runData = run.runData;
+      if (runData) dataset = run.dataset;
+      rec = Recommender.fromRun(run, { embedder: null });
     } catch (e) {
       recError = (e as Error).message;
       o.log?.(`report: ${labels[i]}: model not loaded (${recError}); curves and tables only`);
     }
-    return { label: labels[i]!, info, rec, ...(recError ? { recError } : {}) };
+    if (!runData) {
+      try {
+        runData = readRunData(d);
+      } catch (e) {
+        dataNote = `${labels[i]}: its data copy is damaged (${(e as Error).message})`;
+      }
+    }
+    if (!runData && !dataNote) dataNote = `${labels[i]} has no data copy (RUN/data/: trained before runs were self-contained)`;
+    const dataId = runData ? runDataIdentity(runData) : null;
+    if (dataId && names.length && !data.has(dataId)) {
+      const rd = runData!;
+      data.set(dataId, dataset ? () => dataset : () => loadRunDataset(rd));
+    }
+    return { label: labels[i]!, info, rec, dataId, ...(recError ? { recError } : {}), ...(dataNote ? { dataNote } : {}) };
   });
-  const html = renderReport(runs, { title: o.title, examples: o.examples });
+  const baselines = names.length ? reportBaselines(runs, data, names, { log: o.log, progress: o.progress }) : { enabled: false, byData: new Map<string, DataBaselines>() };
+  const html = renderReport(runs, { title: o.title, examples: o.examples, baselines });
   try {
     writeFileAtomic(out, html);
   } catch (e) {
@@ -361,5 +623,6 @@ export async function writeReport(o: ReportOptions): Promise<{ out: string; runs
     if (why) throw new UsageError(`--out ${o.out}: could not write the report (${(e as NodeJS.ErrnoException).path ?? out} ${why})`);
     throw e;
   }
-  return { out, runs: runs.length, bytes: Buffer.byteLength(html) };
+  const fitted = [...baselines.byData.values()].reduce((a, b) => a + b.results.length, 0);
+  return { out, runs: runs.length, bytes: Buffer.byteLength(html), baselines: fitted };
 }

@@ -144,3 +144,45 @@ export function scatter(points: ScatterPoint[], markers: Marker[], o: { title: s
   parts.push('</svg>');
   return parts.join('');
 }
+
+export interface Bar {
+  label: string;
+  value: number;
+  color: string;
+  /** drawn hatched-grey style with an italic label (a baseline) */
+  muted?: boolean;
+  title?: string;
+}
+
+/**
+ * Horizontal bars, one per row, on a common zero-based axis (the value printed at each bar's end);
+ * `lowerIsBetter` only changes the title's hint. Rows without a finite value are drawn as '–'.
+ */
+export function barChart(o: { title: string; bars: Bar[]; width?: number; lowerIsBetter?: boolean }): string {
+  const W = o.width ?? 420;
+  const row = 18;
+  const m = { l: 150, r: 58, t: 26, b: 8 };
+  const H = m.t + m.b + row * Math.max(1, o.bars.length);
+  const vals = o.bars.map((b) => b.value).filter(Number.isFinite);
+  const hi = Math.max(0, ...vals) || 1;
+  const sx = (v: number) => m.l + (Math.max(0, v) / hi) * (W - m.l - m.r);
+  const parts = [`<svg class="chart bars" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(o.title)}">`];
+  parts.push(`<text class="ct" x="8" y="16">${esc(o.title)}${o.lowerIsBetter ? ' (lower is better)' : ''}</text>`);
+  parts.push(`<line class="axis" x1="${m.l}" x2="${m.l}" y1="${m.t - 2}" y2="${H - m.b}"/>`);
+  o.bars.forEach((b, i) => {
+    const y = m.t + i * row;
+    const label = b.label.length > 24 ? `${b.label.slice(0, 23)}…` : b.label;
+    parts.push(`<g${b.muted ? ' class="muted"' : ''}><title>${esc(b.title ?? `${b.label}: ${Number.isFinite(b.value) ? b.value.toFixed(4) : '–'}`)}</title>`);
+    parts.push(`<text class="lab" x="${m.l - 6}" y="${(y + row / 2).toFixed(1)}" text-anchor="end" dominant-baseline="middle"${b.muted ? ' font-style="italic"' : ''}>${esc(label)}</text>`);
+    if (Number.isFinite(b.value)) {
+      const x1 = sx(b.value);
+      parts.push(`<rect x="${m.l}" y="${(y + 3).toFixed(1)}" width="${Math.max(1, x1 - m.l).toFixed(1)}" height="${row - 6}" fill="${b.color}"${b.muted ? ' fill-opacity="0.55" stroke="#555" stroke-dasharray="3 2"' : ''}/>`);
+      parts.push(`<text class="tick" x="${(x1 + 4).toFixed(1)}" y="${(y + row / 2).toFixed(1)}" dominant-baseline="middle">${b.value.toFixed(4)}</text>`);
+    } else {
+      parts.push(`<text class="tick" x="${m.l + 4}" y="${(y + row / 2).toFixed(1)}" dominant-baseline="middle">–</text>`);
+    }
+    parts.push('</g>');
+  });
+  parts.push('</svg>');
+  return parts.join('');
+}
