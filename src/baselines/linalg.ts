@@ -192,6 +192,16 @@ export function lowerGramInPlace(n: number, W: Float32Array, opts?: LinalgOption
 
 /** In place: the strict lower triangle moves to the upper one (A := A^T for triangular A), lower zeroed. */
 function transposeLowerToUpper(n: number, A: Float32Array): void {
+  copyLowerToUpper(n, A, true);
+}
+
+/** A[r, c] = A[c, r] for c > r (tiled, for cache locality). */
+export function mirrorLowerToUpper(n: number, A: Float32Array): void {
+  copyLowerToUpper(n, A, false);
+}
+
+/** The strict lower triangle copied onto the upper one (tiled), the lower one zeroed when `move`. */
+function copyLowerToUpper(n: number, A: Float32Array, move: boolean): void {
   const t = 64;
   for (let r0 = 0; r0 < n; r0 += t) {
     const r1 = Math.min(n, r0 + t);
@@ -201,23 +211,8 @@ function transposeLowerToUpper(n: number, A: Float32Array): void {
         const ro = r * n;
         for (let c = Math.max(c0, r + 1); c < c1; c++) {
           A[ro + c] = A[c * n + r];
-          A[c * n + r] = 0;
+          if (move) A[c * n + r] = 0;
         }
-      }
-    }
-  }
-}
-
-/** A[r, c] = A[c, r] for c > r (tiled, for cache locality). */
-export function mirrorLowerToUpper(n: number, A: Float32Array): void {
-  const t = 64;
-  for (let r0 = 0; r0 < n; r0 += t) {
-    const r1 = Math.min(n, r0 + t);
-    for (let c0 = r0; c0 < n; c0 += t) {
-      const c1 = Math.min(n, c0 + t);
-      for (let r = r0; r < r1; r++) {
-        const ro = r * n;
-        for (let c = Math.max(c0, r + 1); c < c1; c++) A[ro + c] = A[c * n + r];
       }
     }
   }

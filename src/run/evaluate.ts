@@ -15,13 +15,11 @@ import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { CsrPattern } from '../data/csr.js';
 import type { Dataset } from '../data/dataset.js';
-import * as evalModule from '../eval/index.js';
-import { evaluateFullRanking, flattenMetrics, METRIC_NAMES, type MetricName } from '../eval/index.js';
-import { getKernels } from '../kernels/index.js';
+import { flattenMetrics, REPORT_METRICS, type MetricName } from '../eval/index.js';
 import type { RecModel } from '../models/types.js';
 import type { LoadedRun } from '../serve/run.js';
 import { checkpointDir, readJson } from '../train/checkpoint.js';
-import type { TrainState } from '../train/trainer.js';
+import { rankSplit, type TrainState } from '../train/trainer.js';
 import { Rng } from '../util/rng.js';
 
 export type EvalSplit = 'valid' | 'test';
@@ -54,34 +52,16 @@ export interface RunEvaluation {
   matchesSummary: boolean | null;
 }
 
-/** The metrics a report shows (REPORT_METRICS where the eval module has it, else all of them). */
+/** The metrics a report shows. */
 export function reportMetrics(): MetricName[] {
-  const m = (evalModule as { REPORT_METRICS?: readonly MetricName[] }).REPORT_METRICS;
-  return [...(m ?? METRIC_NAMES)];
+  return [...REPORT_METRICS];
 }
 
-/** One evaluation pass, exactly as the trainer's evaluateSplit (plus the metric list). */
+/** One evaluation pass, the trainer's own (rankSplit), with a metric list and cut-offs. */
 export function scoreSplit(
   model: RecModel, ds: Dataset, split: CsrPattern, cfg: Config, rng: Rng, ks: number[], metrics: readonly MetricName[],
 ): { users: number; values: Record<string, number> } {
-  const k = getKernels();
-  const common = {
-    kernels: k, numUsers: ds.numUsers, numItems: ds.numItems, trainMask: ds.train, groundTruth: split,
-    ks, batchSize: cfg.test.batch_size, metrics: [...metrics],
-  };
-  let r;
-  if (model.stochasticScoring) {
-    const scoreBlock = (users: Int32Array, out: Float32Array) => {
-      const emb = model.scoringEmbeddings(rng);
-      const ue = new Float32Array(users.length * emb.dim);
-      k.gatherRows(emb.dim, emb.user, users, ue);
-      k.gemm(false, true, users.length, ds.numItems, emb.dim, 1, ue, emb.dim, emb.item, emb.dim, 0, out, ds.numItems);
-    };
-    r = evaluateFullRanking({ ...common, scoreBlock });
-  } else {
-    const emb = model.scoringEmbeddings(rng);
-    r = evaluateFullRanking({ ...common, userEmb: emb.user, itemEmb: emb.item, dim: emb.dim });
-  }
+  const r = rankSplit(model, ds, split, cfg, rng, metrics, ks);
   return { users: r.users, values: flattenMetrics(r) };
 }
 

@@ -16,7 +16,7 @@ import type { CsrPattern } from '../data/csr.js';
 import type { Dataset } from '../data/dataset.js';
 import { buildNormalizedAdjacency } from '../data/graph.js';
 import { PairSampler } from '../data/sampler.js';
-import { DEFAULT_METRICS, evaluateFullRanking, flattenMetrics, REPORT_METRICS, type MetricName } from '../eval/index.js';
+import { DEFAULT_METRICS, evaluateFullRanking, flattenMetrics, REPORT_METRICS, type MetricName, type MetricResult } from '../eval/index.js';
 import { getKernels } from '../kernels/index.js';
 import type { TextVectors } from '../models/alignment/types.js';
 import { createModel } from '../models/registry.js';
@@ -101,16 +101,18 @@ export interface TrainState {
 }
 
 /**
- * Full-ranking metrics of a split. `metrics` defaults to every metric the report shows; the
- * per-epoch validation asks only for recall, ndcg and the validation metric.
+ * Full-ranking evaluation of a split (the one path training, `evaluate` and tests share). `metrics`
+ * defaults to every metric the report shows; the per-epoch validation asks only for recall, ndcg and
+ * the validation metric. `ks` defaults to the config's.
  */
-export function evaluateSplit(
-  model: RecModel, ds: Dataset, split: CsrPattern, cfg: Config, rng: Rng, metrics: readonly MetricName[] = REPORT_METRICS,
-): Record<string, number> {
+export function rankSplit(
+  model: RecModel, ds: Dataset, split: CsrPattern, cfg: Config, rng: Rng,
+  metrics: readonly MetricName[] = REPORT_METRICS, ks: number[] = cfg.test.k,
+): MetricResult {
   const k = getKernels();
   const common = {
     kernels: k, numUsers: ds.numUsers, numItems: ds.numItems, trainMask: ds.train, groundTruth: split,
-    ks: cfg.test.k, batchSize: cfg.test.batch_size, metrics,
+    ks, batchSize: cfg.test.batch_size, metrics,
   };
   if (model.stochasticScoring) {
     // The reference recomputes the (noisy) embeddings for every test batch.
@@ -120,10 +122,17 @@ export function evaluateSplit(
       k.gatherRows(emb.dim, emb.user, users, ue);
       k.gemm(false, true, users.length, ds.numItems, emb.dim, 1, ue, emb.dim, emb.item, emb.dim, 0, out, ds.numItems);
     };
-    return flattenMetrics(evaluateFullRanking({ ...common, scoreBlock }));
+    return evaluateFullRanking({ ...common, scoreBlock });
   }
   const emb = model.scoringEmbeddings(rng);
-  return flattenMetrics(evaluateFullRanking({ ...common, userEmb: emb.user, itemEmb: emb.item, dim: emb.dim }));
+  return evaluateFullRanking({ ...common, userEmb: emb.user, itemEmb: emb.item, dim: emb.dim });
+}
+
+/** rankSplit's metrics as `{"recall@20": ...}`. */
+export function evaluateSplit(
+  model: RecModel, ds: Dataset, split: CsrPattern, cfg: Config, rng: Rng, metrics: readonly MetricName[] = REPORT_METRICS,
+): Record<string, number> {
+  return flattenMetrics(rankSplit(model, ds, split, cfg, rng, metrics));
 }
 
 function datasetId(ds: Dataset): TrainState['dataset'] {
