@@ -28,6 +28,7 @@ program
   .option('--config <file>', 'config file (YAML or JSON); unknown keys are errors')
   .option('--set <key=value>', 'override one config key, e.g. --set model.reg_weight=1e-5 (repeatable)', collect)
   .option('--preset <name>', 'official per-dataset hyperparameters: amazon, yelp or movie (default: recognised from the data, else rules from its size; the log says which)')
+  .option('--mode <mode>', 'reference (the official computation) or scalable (cost per epoch linear in the data); default: by data size, see docs/models.md')
   .option('--epochs <n>', 'train exactly n epochs (no early stopping), then test')
   .option('--seed <s>', 'random seed (train.seed)')
   .option('--out <dir>', 'run directory: config, checkpoints after every epoch, history, summary')

@@ -38,6 +38,7 @@ export interface TrainCliOptions {
   epochs?: string;
   seed?: string;
   preset?: string;
+  mode?: string;
   out?: string;
   resume?: string;
   json?: boolean;
@@ -152,8 +153,8 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
   if (o.resume) {
     label = o.resume;
     runDir = resolve(o.resume);
-    if (o.data || o.config || o.set?.length || o.seed || o.align || o.textDir || o.epochs || o.preset) {
-      throw new UsageError('--resume continues a run exactly as it was started: do not combine it with --data, --config, --set, --seed, --align, --preset, --text-dir or --epochs');
+    if (o.data || o.config || o.set?.length || o.seed || o.align || o.textDir || o.epochs || o.preset || o.mode) {
+      throw new UsageError('--resume continues a run exactly as it was started: do not combine it with --data, --config, --set, --seed, --align, --preset, --mode, --text-dir or --epochs');
     }
     // everything but the checks against the model (in the trainer), before anything is read or written
     const check: RunCheck = verifyRunFiles(runDir, CheckpointError, { resume: true, label, dataCopy: true });
@@ -175,7 +176,8 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
     // the data picks the defaults (a paper dataset by its counts, else the auto rules), so it is read first
     ds = loadDataset(meta.data);
     const r = resolveConfig({
-      model: o.model, align: o.align, stats: datasetStats(ds), preset: o.preset, configFile: o.config, sets: o.set, seed,
+      model: o.model, align: o.align, stats: datasetStats(ds), preset: o.preset, configFile: o.config,
+      sets: [...(o.set ?? []), ...(o.mode !== undefined ? [`train.mode=${o.mode}`] : [])], seed,
     });
     config = r.config;
     section = ` (defaults: ${r.defaults.source === 'auto' ? 'auto rules' : r.section})`;

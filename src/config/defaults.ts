@@ -38,19 +38,28 @@ export interface DataStats {
  *   [128, 4096]. The official 4096 (kept from about 33k training interactions up) gives 30-40 steps per
  *   epoch on the paper's data; on a small dataset it would be one or two steps per epoch, so the
  *   early stopping (counted in epochs) would give up after a handful of steps.
+ * - `train.mode`: scalable from SCALABLE_FROM training interactions on (the reference computation's
+ *   cost per epoch grows with the square of the data), reference below.
  * - `optimizer.lr`: 3e-3 instead of the official 1e-3. Measured (docs/results.md, "Defaults"): with
  *   1e-3 IRLLRec on MovieLens sat on a plateau longer than the early-stopping patience and stopped at
  *   test Recall@20 0.0125; 3e-3 reaches 0.216 there and costs LightGCN 1.8% on Amazon-book (1e-2: 8%).
  */
-export function autoTraining(s: DataStats): { sets: Record<string, number>; reasons: string[] } {
+/** From this many training interactions on, data the reference never saw trains in scalable mode. */
+export const SCALABLE_FROM = 1_000_000;
+
+export function autoTraining(s: DataStats): { sets: Record<string, number | string>; reasons: string[] } {
   let batch = 4096;
   while (batch > 128 && s.train / batch < 8) batch /= 2;
   const steps = Math.max(1, Math.ceil(s.train / batch));
+  const scalable = s.train >= SCALABLE_FROM;
   return {
-    sets: { 'train.batch_size': batch, 'optimizer.lr': 3e-3 },
+    sets: { 'train.batch_size': batch, 'optimizer.lr': 3e-3, ...(scalable ? { 'train.mode': 'scalable' } : {}) },
     reasons: [
       `train.batch_size ${batch} (${steps} steps per epoch over ${s.train} training interactions; rule: at least 8 steps, 128..4096)`,
       'optimizer.lr 0.003 (rule for data the reference never saw; the official 1e-3 is tuned for its three datasets)',
+      scalable
+        ? `train.mode scalable (${s.train} >= ${SCALABLE_FROM} training interactions: cost per epoch linear in the data; --set train.mode=reference for the official computation)`
+        : `train.mode reference (the official computation; below ${SCALABLE_FROM} training interactions its cost is small)`,
     ],
   };
 }
@@ -65,7 +74,7 @@ export interface DefaultsChoice {
   /** How the section was chosen. */
   source: 'preset' | 'recognised' | 'auto';
   /** Dotted overrides applied on top of the section (auto rules only). */
-  sets: Record<string, number>;
+  sets: Record<string, number | string>;
   /** One line per decision, for the log. */
   reasons: string[];
 }

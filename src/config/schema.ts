@@ -51,6 +51,18 @@ export interface Config {
     seed: number;
     /** Early stopping and best-weight selection on this validation metric, e.g. `ndcg@10` (default `recall@<max k>`, the official choice). */
     valid_metric?: string;
+    /**
+     * `reference` (the official computation: every step propagates the whole graph and contrasts
+     * against every user/node) or `scalable` (cost per epoch linear in the data: at most
+     * `max_batches` steps per epoch, contrastive and alignment terms on a sample of at most
+     * `sample_size` batch triples and their users/items; docs/models.md). Default: chosen from the
+     * data's size (defaults.ts).
+     */
+    mode?: 'reference' | 'scalable';
+    /** Scalable mode: the batch grows so an epoch has at most this many steps. */
+    max_batches?: number;
+    /** Scalable mode: triples (and their users and items) the contrastive and alignment terms see per step. */
+    sample_size?: number;
   };
   test: {
     k: number[];
@@ -65,7 +77,7 @@ export class ConfigError extends UserError {
   }
 }
 
-type Kind = 'int' | 'posint' | 'number' | 'positive' | 'prob' | 'string' | 'intlist' | 'bool' | 'align' | 'metric';
+type Kind = 'int' | 'posint' | 'number' | 'positive' | 'prob' | 'string' | 'intlist' | 'bool' | 'align' | 'metric' | 'mode';
 
 /**
  * The key table: every accepted key, its type and (numbers) its largest accepted value. The lower
@@ -87,6 +99,7 @@ type Kind = 'int' | 'posint' | 'number' | 'positive' | 'prob' | 'string' | 'intl
  * | train.batch_size, test.batch_size     | 1 .. 1e6                  | official 4096 / 1024                                  |
  * | train.test_step, train.patience       | 1 .. 1e6                  | epochs                                                |
  * | train.seed                            | 0 .. 2^53 - 1             | exact in JSON                                         |
+ * | train.max_batches, train.sample_size  | 1 .. 1e6                  | steps per epoch / triples per contrastive sample      |
  * | test.k                                | each 1 .. 10000, <= 64 ks | official 5, 10, 20; and every k <= the dataset's items |
  *
  * Relations to the data (k <= items, the model's memory within the budget) are checked by
@@ -124,6 +137,9 @@ const TABLE: Record<string, [Kind, number?]> = Object.assign(Object.create(null)
   'train.patience': ['posint', 1e6],
   'train.seed': ['int', Number.MAX_SAFE_INTEGER],
   'train.valid_metric': ['metric'],
+  'train.mode': ['mode'],
+  'train.max_batches': ['posint', 1e6],
+  'train.sample_size': ['posint', 1e6],
   'test.k': ['intlist', 10000],
   'test.batch_size': ['posint', 1e6],
 } satisfies Record<string, [Kind, number?]>);
@@ -174,6 +190,9 @@ function check(key: string, kind: Kind, v: unknown, where: string): unknown {
     case 'align':
       if (typeof v !== 'string' || !(ALIGNMENTS as readonly string[]).includes(v)) throw bad(`one of ${ALIGNMENTS.join(', ')}`);
       return v;
+    case 'mode':
+      if (v !== 'reference' && v !== 'scalable') throw bad('reference or scalable');
+      return v;
     case 'metric':
       if (typeof v !== 'string' || !/^[a-z]+@[1-9][0-9]*$/i.test(v.trim())) throw bad('a metric at a cut-off, e.g. ndcg@10');
       return v.trim().toLowerCase();
@@ -208,7 +227,7 @@ function check(key: string, kind: Kind, v: unknown, where: string): unknown {
 export function parseValue(key: string, raw: string): unknown {
   const kind = configKeyKind(key);
   if (!kind) throw new ConfigError(`--set ${key}: unknown config key ${key} (known: ${Object.keys(CONFIG_KEYS).join(', ')})`);
-  if (kind === 'string' || kind === 'align' || kind === 'metric') return raw;
+  if (kind === 'string' || kind === 'align' || kind === 'metric' || kind === 'mode') return raw;
   if (kind === 'bool') {
     if (raw === 'true' || raw === 'false') return raw === 'true';
     throw new ConfigError(`--set ${key}=${raw}: expected true or false`);
@@ -339,6 +358,24 @@ export function checkConfigAgainstData(cfg: Config, d: DataSize): void {
     throw new ConfigError(`test.batch_size=${cfg.test.batch_size}: evaluation needs a ${Math.min(cfg.test.batch_size, d.users)} x ${d.items} score block (${formatBytes(mem.eval)}), which with the model (${formatBytes(mem.model)}) is more than the memory budget of ${formatBytes(budget)} (${BUDGET_ENV} sets it); lower test.batch_size`);
   }
   throw new ConfigError(`model.embedding_size=${cfg.model.embedding_size}: ${cfg.model.name} with ${cfg.model.layer_num} layers needs about ${formatBytes(mem.total)} for ${sizes} (embeddings, gradients, Adam moments, propagated layers), more than the memory budget of ${formatBytes(budget)} (${BUDGET_ENV} sets it); lower model.embedding_size or model.layer_num`);
+}
+
+/** How training scales (see Config.train.mode): null sample size in reference mode. */
+export interface TrainingMode {
+  mode: 'reference' | 'scalable';
+  maxBatches: number;
+  sampleSize: number | null;
+}
+
+export const SCALABLE_DEFAULTS = { maxBatches: 32, sampleSize: 4096 } as const;
+
+export function trainingMode(cfg: Config): TrainingMode {
+  if (cfg.train.mode !== 'scalable') return { mode: 'reference', maxBatches: Infinity, sampleSize: null };
+  return {
+    mode: 'scalable',
+    maxBatches: cfg.train.max_batches ?? SCALABLE_DEFAULTS.maxBatches,
+    sampleSize: cfg.train.sample_size ?? SCALABLE_DEFAULTS.sampleSize,
+  };
 }
 
 /** The validation metric of a config: `train.valid_metric`, else the official recall at the last k. */

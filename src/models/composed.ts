@@ -14,6 +14,12 @@ import type { LossResult, RecModel, ScoringEmbeddings } from './types.js';
 
 export class ComposedModel implements RecModel {
   readonly params = new ParamStore();
+  /**
+   * Scalable mode (null: reference): the backbone's contrastive terms and the alignments see a
+   * random sample of at most this many of the batch's triples, and the alignments contrast within
+   * the sample's users and items instead of against every user or node (docs/models.md).
+   */
+  sampleSize: number | null = null;
 
   constructor(
     readonly name: string,
@@ -32,20 +38,26 @@ export class ComposedModel implements RecModel {
 
   calcLoss(batch: PairBatch, rnd: RandomSource): LossResult {
     let input = this.backbone.inputEmbeddings();
-    for (const a of this.alignments) if (a.transformInput) input = a.transformInput(input, rnd);
-    const fwd = this.backbone.forwardTrain(rnd, input, batch);
+    for (const a of this.alignments) if (a.transformInput) input = a.transformInput(input, rnd, this.sampleSize);
+    const scalable = this.sampleSize !== null;
+    const sample = scalable && batch.ancs.length > this.sampleSize! ? sampleBatch(batch, this.sampleSize!, rnd) : batch;
+    const fwd = this.backbone.forwardTrain(rnd, input, sample);
     const out = fwd.main;
     // pick rows straight from the full table (items follow the users), no user/item split copies
     const U = this.backbone.adj.numUsers;
-    const anc = gatherRows(out.all, batch.ancs);
-    const pos = gatherRows(out.all, batch.poss.map((i) => i + U));
-    const neg = gatherRows(out.all, batch.negs.map((i) => i + U));
+    const pick = (b: PairBatch) => ({
+      anc: gatherRows(out.all, b.ancs), pos: gatherRows(out.all, b.poss.map((i) => i + U)), neg: gatherRows(out.all, b.negs.map((i) => i + U)),
+    });
+    const full = pick(batch);
     const terms: [string, Tensor][] = [
-      [this.backbone.rankLossName ?? 'bpr_loss', bprLoss(anc, pos, neg)],
+      [this.backbone.rankLossName ?? 'bpr_loss', bprLoss(full.anc, full.pos, full.neg)],
       ['reg_loss', regLoss(this.params, this.regWeight)],
       ...fwd.terms,
     ];
-    for (const a of this.alignments) terms.push(...a.terms({ batch, rnd, backbone: this.backbone, out, intentOut: fwd.intent, intents: fwd.intents, anc, pos, neg }));
+    const s = sample === batch ? full : pick(sample);
+    for (const a of this.alignments) {
+      terms.push(...a.terms({ batch: sample, rnd, backbone: this.backbone, out, intentOut: fwd.intent, intents: fwd.intents, ...s, scalable }));
+    }
     const total = sumScalars(terms.map(([, t]) => t));
     const parts: Record<string, number> = {};
     for (const [k, t] of terms) parts[k] = t.item();
@@ -67,4 +79,11 @@ export class ComposedModel implements RecModel {
 /** reg_weight * sum over every parameter of ||W||_F^2 (the reference's reg_params). */
 export function regLoss(params: ParamStore, weight: number): Tensor {
   return scale(sumScalars(params.all().map((p) => sumSquares(p))), weight);
+}
+
+/** Scalable mode: `size` of the batch's triples drawn without replacement, kept in batch order. */
+export function sampleBatch(batch: PairBatch, size: number, rnd: RandomSource): PairBatch {
+  const pick = rnd.choice(batch.ancs.length, size).sort();
+  const take = (a: Int32Array) => Int32Array.from(pick, (p) => a[p]!);
+  return { ancs: take(batch.ancs), poss: take(batch.poss), negs: take(batch.negs) };
 }

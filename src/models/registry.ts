@@ -3,7 +3,7 @@
  * accepted as aliases: `<backbone>` (no alignment), `<backbone>_plus` (RLMRec-Con),
  * `<backbone>_gene` (RLMRec-Gen), `<backbone>_int` (IRLLRec).
  */
-import { ALIGNMENTS, type AlignName, type Config } from '../config/schema.js';
+import { ALIGNMENTS, trainingMode, type AlignName, type Config } from '../config/schema.js';
 import { edgeListOf, type NormalizedAdjacency } from '../data/graph.js';
 import type { Rng } from '../util/rng.js';
 import { IntentAlignment } from './alignment/irllrec.js';
@@ -118,5 +118,7 @@ function createAlignment(cfg: Config, adj: NormalizedAdjacency, text: TextVector
 export function createModel(cfg: Config, adj: NormalizedAdjacency, rng: Rng, text: TextVectors = {}): RecModel {
   const missing = requiredText(cfg.model.align).filter((k) => !text[k]);
   if (missing.length) throw new Error(`${officialName(cfg.model.name, cfg.model.align)} needs text vectors: ${missing.join(', ')}`);
-  return new ComposedModel(officialName(cfg.model.name, cfg.model.align), createBackbone(cfg, adj), createAlignment(cfg, adj, text), cfg.model.reg_weight, rng);
+  const model = new ComposedModel(officialName(cfg.model.name, cfg.model.align), createBackbone(cfg, adj), createAlignment(cfg, adj, text), cfg.model.reg_weight, rng);
+  model.sampleSize = trainingMode(cfg).sampleSize;
+  return model;
 }

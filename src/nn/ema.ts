@@ -63,6 +63,18 @@ export class EmaTeacher {
     );
   }
 
+  /**
+   * Scalable mode: one momentum update and the teacher's outputs for rows that change every step
+   * (a sample), computed in full (the cached-pre-activation shortcut needs the same rows each step).
+   */
+  stepOn(inputs: Tensor[]): Tensor[] {
+    this.updateWeights();
+    this.updates++;
+    return noGrad(() =>
+      inputs.map((x) => linear(leakyRelu(linear(x, this.teacher.w0, this.teacher.b0), 0.01), this.teacher.w2, this.teacher.b2)),
+    );
+  }
+
   /** Largest |cached - recomputed| / max(1, |recomputed|) (for the drift test and diagnostics). */
   drift(inputs: Tensor[]): number {
     if (!this.cache) return 0;

@@ -11,7 +11,7 @@
  * With `runDir`, a checkpoint is written after every epoch; `resume` continues from it exactly
  * (same losses and metrics as an uninterrupted run).
  */
-import { validMetric, type Config } from '../config/schema.js';
+import { trainingMode, validMetric, type Config } from '../config/schema.js';
 import type { CsrPattern } from '../data/csr.js';
 import type { Dataset } from '../data/dataset.js';
 import { buildNormalizedAdjacency } from '../data/graph.js';
@@ -128,6 +128,16 @@ export function rankSplit(
   return evaluateFullRanking({ ...common, userEmb: emb.user, itemEmb: emb.item, dim: emb.dim });
 }
 
+/**
+ * The batch size training uses: the config's, grown in scalable mode so that an epoch has at most
+ * `train.max_batches` steps (each step propagates the whole graph, so the step count, not the batch,
+ * must stay bounded for an epoch's cost to grow linearly with the data).
+ */
+export function effectiveBatchSize(cfg: Config, trainInteractions: number): number {
+  const tm = trainingMode(cfg);
+  return Math.max(cfg.train.batch_size, Math.ceil(trainInteractions / tm.maxBatches));
+}
+
 /** rankSplit's metrics as `{"recall@20": ...}`. */
 export function evaluateSplit(
   model: RecModel, ds: Dataset, split: CsrPattern, cfg: Config, rng: Rng, metrics: readonly MetricName[] = REPORT_METRICS,
@@ -187,6 +197,11 @@ export function* trainSteps(opts: TrainOptions): Generator<TrainPhase, TrainResu
   const kMax = selection.key;
   const epochMetrics = [...new Set<MetricName>([...DEFAULT_METRICS, selection.metric])];
   const fixed = opts.epochs !== undefined;
+  const batchSize = effectiveBatchSize(cfg, ds.trainPairs.user.length);
+  const tm = trainingMode(cfg);
+  if (tm.mode === 'scalable') {
+    log(`scalable mode: batch ${batchSize} (at most ${tm.maxBatches} steps per epoch), contrastive/alignment sample ${tm.sampleSize} triples per step`);
+  }
   const maxEpochs = opts.epochs ?? cfg.train.epoch;
 
   let history: TrainResult['history'] = { epochs: [], evals: [] };
@@ -282,7 +297,7 @@ export function* trainSteps(opts: TrainOptions): Generator<TrainPhase, TrainResu
   for (let epoch = startEpoch; epoch < maxEpochs && !stopped && !paused; epoch++) {
     const t0 = performance.now();
     model.beginEpoch?.();
-    const batches = sampler.epoch(trainRng, cfg.train.batch_size);
+    const batches = sampler.epoch(trainRng, batchSize);
     const sums: Record<string, number> = {};
     const bar = new Progress(`epoch ${epoch}`, batches.length);
     for (let bi = 0; bi < batches.length; bi++) {

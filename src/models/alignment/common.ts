@@ -36,9 +36,17 @@ export function uniqueIndex(ids: Int32Array[], pad = 512): { uniq: Int32Array; p
  * The text tower's outputs the batch needs: every user's row (anchors use all users as
  * negatives) and the batch items' rows. Item rows are computed only for the unique batch items
  * unless `allItems` (then for every item); rows are independent, so the values are identical.
+ * Scalable mode (`usersInBatch`): only the batch's own users, which are then the anchors'
+ * negatives (in-batch contrast; docs/models.md).
  */
-export function towerRows(mlp: MLP, usr: Tensor, itm: Tensor, batch: PairBatch, allItems: boolean) {
-  const users = mlp.forward(usr);
+export function towerRows(mlp: MLP, usr: Tensor, itm: Tensor, batch: PairBatch, allItems: boolean, usersInBatch = false) {
+  let users: Tensor;
+  let ancIdx = batch.ancs;
+  if (usersInBatch) {
+    const u = uniqueIndex([batch.ancs], 1); // no padding: every row is a negative
+    users = mlp.forward(new Tensor(gatherConst(usr, u.uniq), [u.uniq.length, usr.cols]));
+    ancIdx = u.pos[0]!;
+  } else users = mlp.forward(usr);
   let items: Tensor;
   let posIdx: Int32Array;
   let negIdx: Int32Array;
@@ -52,7 +60,7 @@ export function towerRows(mlp: MLP, usr: Tensor, itm: Tensor, batch: PairBatch, 
     posIdx = u.pos[0]!;
     negIdx = u.pos[1]!;
   }
-  return { users, items, posIdx, negIdx };
+  return { users, items, ancIdx, posIdx, negIdx };
 }
 
 /** Copies rows idx of a constant tensor (no gradient). */
@@ -71,7 +79,7 @@ export function pairwiseAlignment(
   anc: Tensor, pos: Tensor, neg: Tensor, tower: ReturnType<typeof towerRows>, batch: PairBatch,
   temp: number, weight: number, includeNeg = true,
 ): Tensor {
-  const ancY = gatherRows(tower.users, batch.ancs);
+  const ancY = gatherRows(tower.users, tower.ancIdx);
   const posY = gatherRows(tower.items, tower.posIdx);
   const terms = [infoNCE(anc, ancY, tower.users, temp), infoNCE(pos, posY, posY, temp)];
   if (includeNeg) {

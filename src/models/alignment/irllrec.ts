@@ -129,19 +129,37 @@ export class IntentAlignment implements Alignment {
       return out;
     }
     // Text-intent tower: every user; every item when TA/ITM need them, else only batch items.
-    const preU = this.intMlp.pre(this.usr);
+    // Scalable mode: only the (sampled) batch's users and items, which are then the contrast's
+    // negatives and TA/ITM's nodes (docs/models.md).
+    const scal = ctx.scalable === true;
+    const b = ctx.batch;
+    const rows = (t: Tensor, ids: Int32Array) => new Tensor(gatherConst(t, ids), [ids.length, t.cols]);
+    let poolUsers: Int32Array | null = null;
+    let poolItems: Int32Array | null = null;
+    let xU = this.usr;
+    let ancIdx = b.ancs;
+    if (scal) {
+      const u = uniqueIndex([b.ancs], 1);
+      poolUsers = u.uniq;
+      ancIdx = u.pos[0]!;
+      xU = rows(this.usr, poolUsers);
+    }
+    const preU = this.intMlp.pre(xU);
     const zU = this.intMlp.head(preU);
     let preI: Tensor | null = null;
     let zI: Tensor;
-    let posIdx = ctx.batch.poss;
-    let negIdx = ctx.batch.negs;
-    if (needAll) {
+    let xI = this.itm;
+    let posIdx = b.poss;
+    let negIdx = b.negs;
+    if (needAll && !scal) {
       preI = this.intMlp.pre(this.itm);
       zI = this.intMlp.head(preI);
     } else {
-      const u = uniqueIndex([ctx.batch.poss, ctx.batch.negs]);
-      const rows = new Tensor(gatherConst(this.itm, u.uniq), [u.uniq.length, this.itm.cols]);
-      zI = this.intMlp.forward(rows);
+      const u = uniqueIndex([b.poss, b.negs], scal ? 1 : 512);
+      poolItems = u.uniq;
+      xI = rows(this.itm, poolItems);
+      preI = this.intMlp.pre(xI);
+      zI = this.intMlp.head(preI);
       posIdx = u.pos[0]!;
       negIdx = u.pos[1]!;
     }
@@ -149,10 +167,9 @@ export class IntentAlignment implements Alignment {
       const R = ctx.intents ?? this.interactionIntents(ctx.intentOut, U);
       const rU = sliceRows(R, 0, U);
       const rI = sliceRows(R, U, R.rows);
-      const b = ctx.batch;
       const pa = pairwiseAlignment(
         gatherRows(rU, b.ancs), gatherRows(rI, b.poss), gatherRows(rI, b.negs),
-        { users: zU, items: zI, posIdx, negIdx }, b, cfg.kdIntTemperature, cfg.kdIntWeight, cfg.paNegTerm ?? true,
+        { users: zU, items: zI, ancIdx, posIdx, negIdx }, b, cfg.kdIntTemperature, cfg.kdIntWeight, cfg.paNegTerm ?? true,
       );
       out.push(['kd_int_loss', pa]);
     } else out.push(['kd_int_loss', ZERO()]);
@@ -161,7 +178,8 @@ export class IntentAlignment implements Alignment {
     const zAll = concatRows([zU, zI]);
     let ta: Tensor = ZERO();
     if (needTA) {
-      const eAll = ctx.out.all;
+      // the nodes zAll holds: every user and item, or (scalable) the sample's
+      const eAll = scal ? gatherRows(ctx.out.all, nodeIds(poolUsers!, poolItems!, U)) : ctx.out.all;
       const eps1 = new Tensor(ctx.rnd.randn(zAll.size), zAll.shape);
       const eps2 = new Tensor(ctx.rnd.randn(eAll.size), eAll.shape);
       const n1 = addN([zAll, mul(zAll, eps1)]);
@@ -170,11 +188,19 @@ export class IntentAlignment implements Alignment {
     }
     out.push(['kd_int_2_loss', ta]);
     if (needITM) {
-      const [tU, tI] = this.teacher!.step([this.usr, this.itm], [preU, preI!]);
+      const [tU, tI] = scal ? this.teacher!.stepOn([xU, xI]) : this.teacher!.step([this.usr, this.itm], [preU, preI!]);
       const zM = softmaxRows(concatRows([tU!, tI!]));
       const ce = scale(sum(mul(logSoftmaxRows(zAll), zM)), 1 / zAll.rows);
       out.push(['loss_itm', scale(lincomb(0.4, ta, -0.6, ce), cfg.kdIntWeight3)]);
     } else out.push(['loss_itm', ZERO()]);
     return out;
   }
+}
+
+/** Node ids (users first, items offset by U) of a sample's users and items. */
+function nodeIds(users: Int32Array, items: Int32Array, U: number): Int32Array {
+  const out = new Int32Array(users.length + items.length);
+  out.set(users);
+  for (let i = 0; i < items.length; i++) out[users.length + i] = items[i]! + U;
+  return out;
 }

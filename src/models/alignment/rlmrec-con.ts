@@ -37,7 +37,7 @@ export class ProfileContrast implements Alignment {
 
   terms(ctx: AlignContext): [string, Tensor][] {
     if (this.cfg.kdWeight === 0) return [['kd_loss', ZERO()]];
-    const tower = towerRows(this.mlp, this.usr, this.itm, ctx.batch, false);
+    const tower = towerRows(this.mlp, this.usr, this.itm, ctx.batch, false, ctx.scalable);
     return [['kd_loss', pairwiseAlignment(ctx.anc, ctx.pos, ctx.neg, tower, ctx.batch, this.cfg.kdTemperature, this.cfg.kdWeight)]];
   }
 }

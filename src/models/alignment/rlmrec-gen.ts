@@ -52,12 +52,20 @@ export class MaskedReconstruction implements Alignment {
     this.mlp = new MLP(params, 'mlp', [d, MLP.hidden(dp, d), dp], rng);
   }
 
+  /** Scalable mode's bound on the masked nodes (the reconstruction contrasts them pairwise). */
+  private sampleSize: number | null = null;
+
   private drawSeeds(n: number, rnd: RandomSource): Int32Array {
-    return rnd.choice(n, Math.max(Math.floor(n * this.cfg.maskRatio), 1));
+    const m = Math.max(Math.floor(n * this.cfg.maskRatio), 1);
+    return rnd.choice(n, this.sampleSize === null ? m : Math.min(m, this.sampleSize));
   }
 
-  /** Masks max(floor(N * ratio), 1) distinct nodes (drawn like np.random.choice). */
-  transformInput(input: Tensor, rnd: RandomSource): Tensor {
+  /**
+   * Masks max(floor(N * ratio), 1) distinct nodes (drawn like np.random.choice); scalable mode masks
+   * at most `sampleSize` of them.
+   */
+  transformInput(input: Tensor, rnd: RandomSource, sampleSize: number | null = null): Tensor {
+    this.sampleSize = sampleSize;
     if (this.cfg.maskInput === false) return input;
     this.seeds = this.drawSeeds(input.rows, rnd);
     return maskRows(input, this.seeds, this.maskToken);

@@ -18,13 +18,21 @@ export interface AlignContext {
   anc: Tensor;
   pos: Tensor;
   neg: Tensor;
+  /**
+   * Scalable mode: `batch` is a bounded sample of the step's triples, and contrast within its users
+   * and items (not every user or node), so a step costs no more than the sample.
+   */
+  scalable?: boolean;
 }
 
 export interface Alignment {
   readonly kind: string;
   register(params: ParamStore, rng: Rng, backbone: Backbone): void;
-  /** May replace the layer-0 input before the backbone forward (RLMRec-Gen's masking). */
-  transformInput?(input: Tensor, rnd: RandomSource): Tensor;
+  /**
+   * May replace the layer-0 input before the backbone forward (RLMRec-Gen's masking). `sampleSize`
+   * (scalable mode) bounds how many nodes a step may touch beyond the graph propagation.
+   */
+  transformInput?(input: Tensor, rnd: RandomSource, sampleSize?: number | null): Tensor;
   /** Called at the start of every training epoch. */
   beginEpoch?(): void;
   /** Named loss terms, in the order the reference adds them. */
