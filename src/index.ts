@@ -6,7 +6,8 @@
  * reports). The numeric kernels are exposed for advanced use.
  */
 export { loadDataset, assemble, type Dataset, type Interactions } from './data/dataset.js';
-export { loadTextVectors, TEXT_FILES } from './data/text-vectors.js';
+export { loadTextVectors, openTextRows, TEXT_FILES } from './data/text-vectors.js';
+export { openNpyRows, readNpyHeader, writeNpy } from './data/formats/numpy.js';
 export { DataError } from './data/errors.js';
 export { resolveConfig, type ResolveOptions, type ResolvedConfig } from './config/load.js';
 export { defaultConfig, chooseDefaults, autoTraining, recogniseDataset, PAPER_DATASETS, type DatasetSection, type DataStats, type DefaultsChoice } from './config/defaults.js';

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { FORMATS, ingest, SPLITS, type Format, type IngestOptions } from '../ingest/index.js';
 import type { SplitKind } from '../ingest/pipeline.js';
-import { runEmbed } from '../text/embed.js';
+import { runEmbed, takesDimensions } from '../text/embed.js';
 import { DEFAULT_BASE_URL, type LlmConfig } from '../text/llm.js';
 import { DEFAULT_LOCAL } from '../text/local-embed.js';
 import { runProfile } from '../text/profile.js';
@@ -158,7 +158,7 @@ export async function profileCommand(o: ProfileCli): Promise<void> {
 }
 
 export interface EmbedCli extends LlmCli {
-  data?: string; provider?: string; out?: string; dim?: string; maxFeatures?: string; batchSize?: string; concurrency?: string; json?: boolean;
+  data?: string; provider?: string; out?: string; dim?: string; dtype?: string; maxFeatures?: string; batchSize?: string; concurrency?: string; json?: boolean;
 }
 
 export async function embedCommand(o: EmbedCli): Promise<void> {
@@ -167,15 +167,23 @@ export async function embedCommand(o: EmbedCli): Promise<void> {
   if (provider === 'local') {
     const llmOnly = (['baseUrl', 'model', 'apiKeyEnv', 'auth', 'timeout', 'maxRetries', 'retryBaseMs', 'dimensions', 'batchSize', 'concurrency'] as const).filter((k) => o[k] !== undefined);
     if (llmOnly.length) throw new UsageError(`--${llmOnly[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --provider openai`);
-  } else if (o.dim !== undefined || o.maxFeatures !== undefined || o.seed !== undefined) {
-    throw new UsageError('--dim, --max-features and --seed are for --provider local (use --dimensions for OpenAI models that support it)');
+  } else if (o.maxFeatures !== undefined || o.seed !== undefined) {
+    throw new UsageError('--max-features and --seed are for --provider local');
   }
+  const dim = num('--dim', o.dim, { min: 1, max: 4096, int: true });
+  const dtype = oneOf('--dtype', o.dtype, ['float32', 'float16'] as const) ?? 'float32';
   const local = {
-    dim: num('--dim', o.dim, { min: 1, max: 4096, int: true }) ?? DEFAULT_LOCAL.dim,
     seed: num('--seed', o.seed, { min: 0, int: true }) ?? DEFAULT_LOCAL.seed,
     maxFeatures: num('--max-features', o.maxFeatures, { min: 1, int: true }) ?? DEFAULT_LOCAL.maxFeatures,
   };
   const llm = provider === 'openai' ? llmConfig({ ...o, seed: undefined }, { model: process.env.IRLLREC_EMBED_MODEL ?? 'text-embedding-3-small', timeoutS: 60 }) : undefined;
+  if (llm && dim !== undefined) {
+    // checked before any text is read (runEmbed checks the same)
+    if (llm.dimensions !== undefined && llm.dimensions !== dim) throw new UsageError(`--dim ${dim} and --dimensions ${llm.dimensions} differ (give one)`);
+    if (llm.dimensions === undefined && !takesDimensions(llm.model)) {
+      throw new UsageError(`--dim ${dim}: model ${JSON.stringify(llm.model)} cannot shorten its vectors (the "dimensions" parameter of /v1/embeddings is for text-embedding-3-* models); use a text-embedding-3 model, leave --dim out for the full width, or pass --dimensions N if your service supports it for this model`);
+    }
+  }
   if (o.out !== undefined) {
     // before any text is read or embedded
     const problem = outputProblem(o.out, 'dir', { inside: true });
@@ -183,7 +191,7 @@ export async function embedCommand(o: EmbedCli): Promise<void> {
   }
   onInterrupt(`vectors fetched so far are in ${o.data}/cache/embeddings.jsonl; rerun the same command to continue`);
   const s = await runEmbed({
-    dir: o.data, out: o.out, provider, local, llm,
+    dir: o.data, out: o.out, provider, local, llm, dim, dtype,
     batchSize: num('--batch-size', o.batchSize, { min: 1, max: 2048, int: true }),
     concurrency: num('--concurrency', o.concurrency, { min: 1, max: 64, int: true }),
     log,
@@ -274,10 +282,11 @@ export function registerTextCommands(program: Command): void {
       .option('--out <dir>', 'where to write the vectors (default: the dataset directory; elsewhere, pass it to train as --text-dir)'),
     { model: '$IRLLREC_EMBED_MODEL or text-embedding-3-small', timeout: 60 },
   )
-    .option('--dim <n>', `local: vector width (default ${DEFAULT_LOCAL.dim})`)
+    .option('--dim <n>', `vector width: local, SVD components (default ${DEFAULT_LOCAL.dim}); openai, sent as "dimensions" (text-embedding-3-* models; default: the model's full width)`)
+    .option('--dtype <t>', 'float32 (default) or float16 (half the disk and read memory; rounded to nearest even, beyond +-65504 clamped)')
     .option('--max-features <n>', `local: vocabulary cap (default ${DEFAULT_LOCAL.maxFeatures})`)
     .option('--seed <n>', `local: SVD seed (default ${DEFAULT_LOCAL.seed})`)
-    .option('--dimensions <n>', 'openai: the "dimensions" request parameter (text-embedding-3 models)')
+    .option('--dimensions <n>', 'openai: the "dimensions" request parameter, sent for any model (for services that support it beyond text-embedding-3; otherwise use --dim)')
     .option('--batch-size <n>', 'openai: texts per request (default 64)')
     .option('--concurrency <n>', 'openai: requests in flight (default 4)')
     .option('--json', 'print a run summary on stdout')

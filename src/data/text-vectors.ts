@@ -11,13 +11,19 @@
  *
  * .npy wins when both exist. Rows must equal the number of users / items, every value must be
  * finite, and users and items of one kind must have the same width.
+ *
+ * dtypes: .npy files may be float16 (`<f2`, what `irllrec embed --dtype float16` writes: half the
+ * disk), float32 or float64 (and integers); pickles float16/32/64. The models use float32, so every
+ * file is converted on load: .npy files block by block with positional reads (the peak is the
+ * float32 result plus one block, never the file's bytes besides it). Code that needs only some rows
+ * (a batch's) can read them without loading the file: `openTextRows` (built on `openNpyRows`).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import type { TextVectors } from '../models/alignment/types.js';
 import { DataError } from './errors.js';
-import { readNpyFloat32, readNumpyPickle } from './formats/numpy.js';
+import { openNpyRows, readNpyFloat32, readNumpyPickle, type NpyRows } from './formats/numpy.js';
 
 export const TEXT_FILES: Record<keyof TextVectors, { npy: string; pkl: string; what: string }> = {
   usrPrf: { npy: 'usr_prf.npy', pkl: 'usr_emb_np.pkl', what: 'user profile vectors' },
@@ -64,4 +70,40 @@ export function loadTextVectors(dir: string, numUsers: number, numItems: number,
     }
   }
   return out;
+}
+
+/**
+ * Row access to the .npy text vectors of `kind` in dir without loading them (see `openNpyRows`):
+ * the shape is checked like {@link loadTextVectors} does (2-D, `rows` rows, width > 0); values are
+ * checked as rows are read (a NaN/Inf is a DataError naming row and column). Official pickles
+ * cannot be read by rows: convert them to .npy. Close it when done.
+ */
+export function openTextRows(dir: string, kind: keyof TextVectors, rows: number): NpyRows {
+  const f = TEXT_FILES[kind];
+  const path = findTextFile(dir, kind);
+  if (!path) throw new DataError(dir, `missing ${f.what}: expected ${f.npy} or ${f.pkl}`);
+  if (!path.endsWith('.npy')) throw new DataError(path, `${f.what}: row access needs an .npy file (${f.npy}); pickles are read whole`);
+  const src = openNpyRows(path);
+  try {
+    if (src.rows !== rows) throw new DataError(path, `${f.what} have ${src.rows} rows but the dataset has ${rows}`);
+    if (src.cols === 0) throw new DataError(path, `${f.what} have width 0`);
+  } catch (e) {
+    src.close();
+    throw e;
+  }
+  const cols = src.cols;
+  const check = (out: Float32Array, rowOf: (k: number) => number, n: number): Float32Array => {
+    for (let i = 0; i < n * cols; i++) {
+      if (!Number.isFinite(out[i]!)) {
+        throw new DataError(path, `${f.what}: row ${rowOf(Math.floor(i / cols))} column ${i % cols} is ${out[i]} (NaN/Inf are not allowed)`);
+      }
+    }
+    return out;
+  };
+  return {
+    ...src,
+    read: (rowStart, rowCount, out) => check(src.read(rowStart, rowCount, out), (k) => rowStart + k, rowCount),
+    gather: (ids, out) => check(src.gather(ids, out), (k) => ids[k]!, ids.length),
+    close: () => src.close(),
+  };
 }

@@ -17,7 +17,7 @@
  *                        without it the copy is incomplete)
  *     train.tsv valid.tsv test.tsv      the splits (user<TAB>item, 0-based indices)
  *     users.tsv items.tsv               the id maps (or the official *_user.json / *_item.json)
- *     usr_prf.npy itm_prf.npy usr_int.npy itm_int.npy   the text vectors the model used
+ *     usr_prf.npy itm_prf.npy usr_int.npy itm_int.npy   the text vectors the model used (float32, or float16 when the source was)
  *     text/users.jsonl text/items.jsonl text/profile.json   profiles and intents (explanations,
  *                                                        the local embedder's fold-in)
  *     embed.json         the text embedder (cold start from raw text)

@@ -5,7 +5,8 @@
  *
  * What is copied is what serving and evaluation read, and nothing else (no corpus, no LLM cache):
  * the splits (from the dataset as loaded, so pickled splits become TSV), the id maps, the text
- * vectors the model was built with (float32 .npy; official pickles are converted), the profiles and
+ * vectors the model was built with (.npy: float32, or float16 when the source file was float16, so
+ * the copy is no larger than the source; official pickles are converted), the profiles and
  * intents, and embed.json. The copy is built in a temporary directory beside it and renamed into
  * place; dataset.json, written last, lists every file with its size and SHA-256, so a half-copied
  * or damaged run is refused instead of answering differently.
@@ -18,7 +19,7 @@ import {
 import { basename, dirname, join } from 'node:path';
 import type { CsrPattern } from '../data/csr.js';
 import { assemble, type Dataset, type Interactions } from '../data/dataset.js';
-import { writeNpy } from '../data/formats/numpy.js';
+import { isFloat16Exact, readNpyHeader, writeNpy } from '../data/formats/numpy.js';
 import { readInteractionsTsv } from '../data/formats/tsv.js';
 import { findTextFile } from '../data/text-vectors.js';
 import type { TextVectors } from '../models/alignment/types.js';
@@ -105,6 +106,20 @@ function csrPairs(m: CsrPattern): Interactions {
 }
 
 /**
+ * True when the text vectors came from a float16 .npy and still are float16 values exactly: the
+ * copy then keeps float16 (half the bytes, the same numbers). Anything else is copied as float32.
+ */
+function keepsFloat16(source: string | null, data: Float32Array): boolean {
+  if (!source?.endsWith('.npy')) return false;
+  try {
+    if (readNpyHeader(source).dtype !== 'float16') return false;
+  } catch {
+    return false;
+  }
+  return isFloat16Exact(data);
+}
+
+/**
  * Writes RUN/data/ from the dataset training used (replacing an earlier copy atomically). Returns
  * its manifest.
  */
@@ -168,9 +183,10 @@ export function writeRunData(runDir: string, src: RunDataSource): RunDataManifes
       const t = src.text[kind];
       if (!t) continue;
       const rel = RUN_DATA_FILES.text[kind];
-      writeNpy(join(tmp, rel), [t.rows, t.cols], t.data);
+      const source = findTextFile(textDir, kind);
+      writeNpy(join(tmp, rel), [t.rows, t.cols], t.data, { dtype: keepsFloat16(source, t.data) ? 'float16' : 'float32' });
       record(rel);
-      text.push({ kind, file: rel, rows: t.rows, cols: t.cols, source: findTextFile(textDir, kind) });
+      text.push({ kind, file: rel, rows: t.rows, cols: t.cols, source });
     }
     // profiles and intents (explanations, the local embedder's fold-in)
     const pf = RUN_DATA_FILES.profiles;

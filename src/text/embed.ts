@@ -7,16 +7,23 @@
  * Providers: `local` (TF-IDF + truncated SVD, one fit per kind over users and items together, so
  * both sides share a space) and `openai` (/v1/embeddings, batched, retried; every vector is cached
  * in DIR/cache/embeddings.jsonl by sha256(model, dimensions, text), so a killed run resumes).
+ *
+ * Width and dtype: `dim` reduces the width (local: SVD components; openai: the `dimensions`
+ * request parameter, text-embedding-3-* models only); `dtype: 'float16'` writes the four files as
+ * float16 (`<f2`, half the size: round-to-nearest-even, finite values beyond +-65504 clamped and
+ * counted, NaN never written). The cache always holds the service's float32 vectors: the dtype is
+ * applied when the files are written, so changing it never refetches anything.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DataError } from '../data/errors.js';
-import { writeNpy } from '../data/formats/numpy.js';
+import { writeNpy, type NpyWriteDtype } from '../data/formats/numpy.js';
 import { TEXT_FILES } from '../data/text-vectors.js';
 import { readIngestManifest } from '../ingest/corpus.js';
 import { DATASET_FILES } from '../ingest/write.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { UserError } from '../util/errors.js';
 import { crashPoint } from '../util/fault.js';
 import { Progress } from '../util/progress.js';
 import { displayUrl, LlmError, OpenAiClient, type LlmConfig } from './llm.js';
@@ -40,6 +47,14 @@ export interface EmbedOptions {
   /** where the .npy files go (default: the dataset directory, where `train` looks) */
   out?: string;
   provider: 'local' | 'openai';
+  /**
+   * Vector width: local, the SVD components (default 64; same as `local.dim`); openai, the
+   * `dimensions` request parameter (same as `llm.dimensions`), refused for models that do not take
+   * it (only text-embedding-3-* do; set `llm.dimensions` directly for other services that do).
+   */
+  dim?: number;
+  /** dtype of the four .npy files (default float32); the cache stays float32 */
+  dtype?: NpyWriteDtype;
   local?: Partial<LocalEmbedOptions>;
   llm?: LlmConfig;
   batchSize?: number;
@@ -54,6 +69,12 @@ export interface EmbedSummary {
   provider: string;
   model: string;
   width: number;
+  /** dtype of the .npy files */
+  dtype: NpyWriteDtype;
+  /** the width asked for (local: --dim, openai: dimensions), null when the model's own */
+  dim: number | null;
+  /** float16: finite values beyond +-65504 written as +-65504, over the four files */
+  clamped: number;
   files: string[];
   texts: number;
   requests: number;
@@ -66,6 +87,11 @@ export interface EmbedSummary {
 type Kind = 'usrPrf' | 'itmPrf' | 'usrInt' | 'itmInt';
 const KINDS: Kind[] = ['usrPrf', 'itmPrf', 'usrInt', 'itmInt'];
 
+/** OpenAI models that take the `dimensions` parameter (shortened embeddings). */
+export function takesDimensions(model: string): boolean {
+  return /(^|[/:])text-embedding-3-/.test(model);
+}
+
 export function embeddingTexts(users: ProfileRecord[], items: ProfileRecord[]): Record<Kind, string[]> {
   const prf = (r: ProfileRecord) => String(r.profile.summarization ?? '');
   const int = (r: ProfileRecord) => String(r.intent.intent ?? '');
@@ -74,6 +100,19 @@ export function embeddingTexts(users: ProfileRecord[], items: ProfileRecord[]): 
 
 function sha(b: string | Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
+}
+
+/** SHA-256 of a file read in 1 MiB chunks (text-vector files can exceed what one read holds). */
+function shaFile(path: string): string {
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
 }
 
 async function embedOpenAi(o: EmbedOptions, texts: Record<Kind, string[]>, dir: string, s: EmbedSummary, log: (s: string) => void): Promise<Record<Kind, Float32Array[]>> {
@@ -97,6 +136,9 @@ async function embedOpenAi(o: EmbedOptions, texts: Record<Kind, string[]>, dir: 
       const b = batches[next++]!;
       try {
         const { vectors } = await client.embed(b, o.signal);
+        // a service that ignores "dimensions" must not fill the cache with vectors of another width
+        const off = cfg.dimensions === undefined ? undefined : vectors.find((v) => v.length !== cfg.dimensions);
+        if (off) throw new LlmError(`the service returned ${off.length}-wide vectors although dimensions=${cfg.dimensions} was asked (does model ${cfg.model} take "dimensions"?)`, null, false);
         b.forEach((t, k) => {
           cache.appendBuffered({ key: cacheKey(t), model: cfg.model, vector: Buffer.from(vectors[k]!.buffer, vectors[k]!.byteOffset, vectors[k]!.byteLength).toString('base64') });
         });
@@ -138,14 +180,36 @@ export async function runEmbed(o: EmbedOptions): Promise<EmbedSummary> {
     throw new DataError(join(dir, PROFILE_FILES.manifest), `profiles cover ${users.length} users / ${items.length} items but the dataset has ${im.stats.users} / ${im.stats.items}: rerun "irllrec profile"`);
   }
   const out = resolve(o.out ?? dir);
+  const dtype = o.dtype ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'float16') throw new UserError(`embed: dtype must be float32 or float16, got ${JSON.stringify(dtype)}`);
+  if (o.dim !== undefined && (!Number.isSafeInteger(o.dim) || o.dim < 1)) throw new UserError(`embed: dim must be a positive integer, got ${o.dim}`);
+  let llm = o.llm;
+  let dimAsked: number | null = null;
+  if (o.provider === 'local') {
+    if (o.dim !== undefined && o.local?.dim !== undefined && o.local.dim !== o.dim) throw new UserError(`embed: dim ${o.dim} and local.dim ${o.local.dim} differ`);
+    dimAsked = o.dim ?? o.local?.dim ?? DEFAULT_LOCAL.dim;
+  } else {
+    if (!llm) throw new UserError('embed: the openai provider needs the service configuration (llm)');
+    if (o.dim !== undefined) {
+      if (llm.dimensions !== undefined && llm.dimensions !== o.dim) throw new UserError(`embed: --dim ${o.dim} and --dimensions ${llm.dimensions} differ (give one)`);
+      if (llm.dimensions === undefined && !takesDimensions(llm.model)) {
+        throw new UserError(
+          `embed: --dim ${o.dim}: model ${JSON.stringify(llm.model)} cannot shorten its vectors (the "dimensions" parameter of /v1/embeddings is for text-embedding-3-* models); ` +
+            'use a text-embedding-3 model, leave --dim out for the full width, or pass --dimensions N if your service supports it for this model',
+        );
+      }
+      llm = { ...llm, dimensions: o.dim };
+    }
+    dimAsked = llm.dimensions ?? null;
+  }
   const release = acquireLock(join(dir, DATASET_FILES.cache, 'embed.lock'), `${dir} (embed)`);
   const texts = embeddingTexts(users, items);
-  const s: EmbedSummary = { dir, out, provider: o.provider, model: '', width: 0, files: [], texts: users.length * 2 + items.length * 2, requests: 0, cached: 0, prompt_tokens: 0, retries: 0, seconds: 0 };
+  const s: EmbedSummary = { dir, out, provider: o.provider, model: '', width: 0, dtype, dim: dimAsked, clamped: 0, files: [], texts: users.length * 2 + items.length * 2, requests: 0, cached: 0, prompt_tokens: 0, retries: 0, seconds: 0 };
   try {
     const mats: Partial<Record<Kind, { data: Float32Array; rows: number; width: number }>> = {};
     let local: Record<string, unknown> | null = null;
     if (o.provider === 'local') {
-      const lo: LocalEmbedOptions = { ...DEFAULT_LOCAL, ...o.local };
+      const lo: LocalEmbedOptions = { ...DEFAULT_LOCAL, ...o.local, dim: dimAsked! };
       s.model = `tfidf-svd-${lo.dim}`;
       local = { dim: lo.dim, seed: lo.seed, max_features: lo.maxFeatures, max_df_ratio: lo.maxDfRatio, iterations: lo.iterations, vocabulary: {}, explained_variance: {} };
       for (const [u, i, name] of [['usrPrf', 'itmPrf', 'profile'], ['usrInt', 'itmInt', 'intent']] as const) {
@@ -160,11 +224,14 @@ export async function runEmbed(o: EmbedOptions): Promise<EmbedSummary> {
         log(`embed ${name}: ${e.rows} texts, vocabulary ${e.vocabulary}, width ${e.width}, explained ${(e.explained * 100).toFixed(1)}% (${((performance.now() - t1) / 1000).toFixed(1)}s)`);
       }
     } else {
-      s.model = o.llm!.model;
-      const vecs = await embedOpenAi(o, texts, dir, s, log);
+      s.model = llm!.model;
+      const vecs = await embedOpenAi({ ...o, llm }, texts, dir, s, log);
       for (const k of KINDS) {
         const rows = vecs[k];
         const width = rows[0]?.length ?? 0;
+        if (llm!.dimensions !== undefined && rows.length && width !== llm!.dimensions) {
+          throw new LlmError(`the service returned ${width}-wide vectors although dimensions=${llm!.dimensions} was asked (does model ${llm!.model} take "dimensions"?)`, null, false);
+        }
         const data = new Float32Array(rows.length * width);
         rows.forEach((v, r) => {
           if (v.length !== width) throw new LlmError(`the service returned vectors of different widths (${width} and ${v.length})`, null, false);
@@ -177,12 +244,15 @@ export async function runEmbed(o: EmbedOptions): Promise<EmbedSummary> {
       }
     }
     s.width = mats.usrPrf!.width;
-    const files: Record<string, { rows: number; width: number; sha256: string }> = {};
+    const files: Record<string, { rows: number; width: number; dtype: NpyWriteDtype; sha256: string }> = {};
     for (const k of KINDS) {
       const m = mats[k]!;
       const path = join(out, TEXT_FILES[k].npy);
-      writeNpy(path, [m.rows, m.width], m.data);
-      files[TEXT_FILES[k].npy] = { rows: m.rows, width: m.width, sha256: sha(readFileSync(path)) };
+      // float32 in memory (and in the cache); the dtype applies here only
+      const { clamped } = writeNpy(path, [m.rows, m.width], m.data, { dtype });
+      if (clamped) log(`embed: ${clamped} value(s) of ${TEXT_FILES[k].npy} beyond the float16 range were clamped to +-65504`);
+      s.clamped += clamped;
+      files[TEXT_FILES[k].npy] = { rows: m.rows, width: m.width, dtype, sha256: shaFile(path) };
       s.files.push(path);
     }
     const prompts = pm.prompts as { hash?: string } | undefined;
@@ -194,8 +264,11 @@ export async function runEmbed(o: EmbedOptions): Promise<EmbedSummary> {
       provider: o.provider,
       model: s.model,
       width: s.width,
-      dimensions: o.provider === 'openai' ? (o.llm!.dimensions ?? null) : null,
-      base_url: o.provider === 'openai' ? displayUrl(o.llm!.baseUrl) : null,
+      dtype,
+      dim: dimAsked,
+      float16_clamped: dtype === 'float16' ? s.clamped : null,
+      dimensions: o.provider === 'openai' ? (llm!.dimensions ?? null) : null,
+      base_url: o.provider === 'openai' ? displayUrl(llm!.baseUrl) : null,
       prompt_hash: prompts?.hash ?? null,
       profiles: { provider: pm.provider, model: pm.model, offline: pm.offline, created: pm.created, manifest_sha256: sha(readFileSync(join(dir, PROFILE_FILES.manifest))) },
       texts: { usr_prf: 'user profile.summarization', itm_prf: 'item profile.summarization', usr_int: 'user intent.intent', itm_int: 'item intent.intent' },
@@ -207,7 +280,7 @@ export async function runEmbed(o: EmbedOptions): Promise<EmbedSummary> {
     writeFileAtomic(mf, `${JSON.stringify(manifest, null, 2)}\n`);
     s.files.push(mf);
     s.seconds = Math.round((performance.now() - t0) / 100) / 10;
-    log(`wrote ${s.files.join(', ')} (${s.width} wide, ${s.seconds}s)`);
+    log(`wrote ${s.files.join(', ')} (${s.width} wide, ${dtype}, ${s.seconds}s)`);
     return s;
   } finally {
     release();

@@ -1,18 +1,22 @@
 /**
  * numpy array I/O without Python:
  *
- * - `.npy` files (format versions 1, 2 and 3), read and (float32) write;
+ * - `.npy` files (format versions 1, 2 and 3), read and (float32 / float16) write; reads are
+ *   positional (`fs.readSync` at offsets, block by block), so converting a file to float32 never
+ *   holds the file's bytes and the result at once, and {@link openNpyRows} reads any row range of a
+ *   2-D file without loading the rest;
+ * - float16 (IEEE 754 binary16) encode / decode, round-to-nearest-even;
  * - pickled `numpy.ndarray`s (e.g. `usr_emb_np.pkl`), through the safe pickle
  *   interpreter in ./pickle.ts, for both the numpy 1.x (`numpy.core.*`) and
  *   numpy 2.x (`numpy._core.*`) module paths, protocols 2–5;
  * - helpers that turn pickled ndarray descriptions into typed arrays, shared
  *   with the scipy COO reader.
  */
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { checkDataAlloc, DataError, readFileForData } from '../errors.js';
+import { checkDataAlloc, DataError, describeReadError, readFileForData } from '../errors.js';
 import { describePy, loadPickle, PyGlobal, PyList, PyObject, PyTuple, type PyValue } from './pickle.js';
 
 const HOST_LE = endianness() === 'LE';
@@ -33,7 +37,7 @@ export interface NumpyDtype {
 }
 
 const VALID_SIZES: Record<NumpyDtypeKind, readonly number[]> = {
-  f: [4, 8],
+  f: [2, 4, 8],
   i: [1, 2, 4, 8],
   u: [1, 2, 4, 8],
   b: [1],
@@ -63,6 +67,132 @@ export function parseDtypeString(s: string, order?: string): NumpyDtype | null {
 }
 
 // ---------------------------------------------------------------------------
+// float16 (IEEE 754 binary16: 1 sign, 5 exponent, 10 mantissa bits; largest finite 65504)
+
+/** The largest finite float16 value. */
+export const FLOAT16_MAX = 65504;
+
+/** The value of float16 bit pattern `h` (subnormals, +-0, +-Infinity and NaN included). */
+export function float16BitsToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return sign * m * 2 ** -24;
+  if (e === 31) return m ? NaN : sign * Infinity;
+  return sign * (1024 + m) * 2 ** (e - 25);
+}
+
+let HALF_TABLE: Float32Array | null = null;
+/** Every float16 bit pattern's value (256 KiB, built on first use). */
+function halfTable(): Float32Array {
+  if (!HALF_TABLE) {
+    const t = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) t[h] = float16BitsToNumber(h);
+    HALF_TABLE = t;
+  }
+  return HALF_TABLE;
+}
+
+/**
+ * float16 bit pattern of a float32 given by its bits, rounded to nearest, ties to even (IEEE 754
+ * default): magnitudes from 65520 up become Infinity, below 2^-25 (and 2^-25 itself) +-0, and the
+ * range between is subnormal. NaN becomes the quiet NaN 0x7e00 (sign kept).
+ */
+function float32BitsToHalf(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const a = x & 0x7fffffff;
+  if (a >= 0x7f800000) return sign | (a > 0x7f800000 ? 0x7e00 : 0x7c00);
+  if (a >= 0x477ff000) return sign | 0x7c00; // >= 65520 = 65504 + half an ulp: a tie with an odd mantissa rounds up
+  if (a < 0x38800000) {
+    // below 2^-14, the smallest normal half: a subnormal m * 2^-24
+    if (a < 0x33000000) return sign; // below 2^-25 (float32 subnormals included)
+    const shift = 126 - (a >>> 23); // 14..24
+    const mant = (a & 0x7fffff) | 0x800000;
+    let m = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && m & 1)) m++; // m = 1024 is the smallest normal: the bits agree
+    return sign | m;
+  }
+  // normal: rebias the exponent (127 -> 15), keep 10 mantissa bits, round; a carry goes into the exponent
+  let h = (a - 0x38000000) >>> 13;
+  const rem = a & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
+const F32_SCRATCH = new Float32Array(1);
+const U32_SCRATCH = new Uint32Array(F32_SCRATCH.buffer);
+
+/**
+ * float16 bit pattern of `x` (first rounded to float32: inputs here are float32 data), rounded to
+ * nearest, ties to even. No clamping: out-of-range magnitudes become +-Infinity, NaN stays NaN.
+ */
+export function numberToFloat16Bits(x: number): number {
+  F32_SCRATCH[0] = x;
+  return float32BitsToHalf(U32_SCRATCH[0]!);
+}
+
+/** `x` rounded to the nearest float16 (ties to even), as a number. */
+export function roundToFloat16(x: number): number {
+  return float16BitsToNumber(numberToFloat16Bits(x));
+}
+
+/** Decodes float16 bit patterns into float32 (exact: every float16 is a float32). */
+export function decodeFloat16(bits: Uint16Array, out: Float32Array = new Float32Array(bits.length), outOffset = 0): Float32Array {
+  if (out.length - outOffset < bits.length) throw new RangeError(`decodeFloat16: output has room for ${out.length - outOffset} values, ${bits.length} given`);
+  const t = halfTable();
+  for (let i = 0; i < bits.length; i++) out[outOffset + i] = t[bits[i]!]!;
+  return out;
+}
+
+export interface Float16Encoding {
+  bits: Uint16Array;
+  /** finite values beyond +-65504 that were clamped to +-65504 (only with `clamp`) */
+  clamped: number;
+}
+
+/**
+ * Encodes float32 values as float16 bit patterns, rounded to nearest, ties to even.
+ * With `clamp` (what the .npy writer does), finite values beyond +-65504 become +-65504 (counted in
+ * `clamped`) instead of +-Infinity, and NaN is refused (RangeError): a NaN is never written.
+ * +-Infinity stays +-Infinity (exactly representable).
+ */
+export function encodeFloat16(src: Float32Array, o: { clamp?: boolean; out?: Uint16Array; srcOffset?: number; count?: number } = {}): Float16Encoding {
+  const start = o.srcOffset ?? 0;
+  const n = o.count ?? src.length - start;
+  const bits = o.out ?? new Uint16Array(n);
+  if (bits.length < n) throw new RangeError(`encodeFloat16: output has room for ${bits.length} values, ${n} given`);
+  const words = new Uint32Array(src.buffer, src.byteOffset + 4 * start, n);
+  let clamped = 0;
+  for (let i = 0; i < n; i++) {
+    const w = words[i]!;
+    let h = float32BitsToHalf(w);
+    if (o.clamp && (h & 0x7c00) === 0x7c00) {
+      if (h & 0x3ff) throw new RangeError(`encodeFloat16: element ${start + i} is NaN (NaN is never written)`);
+      if ((w & 0x7fffffff) !== 0x7f800000) {
+        h = (h & 0x8000) | 0x7bff; // a finite value beyond the range: +-65504
+        clamped++;
+      }
+    } else if (o.clamp && (h & 0x7fff) === 0x7bff && (w & 0x7fffffff) > 0x477fe000) clamped++; // (65504, 65520) rounds to 65504: clamped too
+    bits[i] = h;
+  }
+  return { bits, clamped };
+}
+
+/** True when every value of `data` is exactly a float16 value (so a float16 copy loses nothing). */
+export function isFloat16Exact(data: Float32Array): boolean {
+  const t = halfTable();
+  const words = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v !== v) return false; // NaN: refused by the writer
+    if (t[float32BitsToHalf(words[i]!)]! !== v) return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
 // typed-array decoding
 
 /** Raw bytes + layout of one n-d array. */
@@ -84,7 +214,7 @@ function readElement(view: DataView, off: number, dt: NumpyDtype): number {
   const le = dt.littleEndian;
   switch (dt.kind) {
     case 'f':
-      return dt.itemsize === 4 ? view.getFloat32(off, le) : view.getFloat64(off, le);
+      return dt.itemsize === 4 ? view.getFloat32(off, le) : dt.itemsize === 8 ? view.getFloat64(off, le) : float16BitsToNumber(view.getUint16(off, le));
     case 'b':
       return view.getUint8(off) ? 1 : 0;
     case 'i':
@@ -134,13 +264,22 @@ export function ndarrayToFloat64(a: NdArrayBytes): Float64Array {
   return out;
 }
 
-/** Elements as float32 (float64 is rounded), in storage order. */
+/** Elements as float32 (float64 is rounded, float16 is exact), in storage order. */
 export function ndarrayToFloat32(a: NdArrayBytes): Float32Array {
   if (a.dtype.kind === 'f' && a.dtype.itemsize === 4 && a.dtype.littleEndian === HOST_LE) {
     // zero-copy when the data are 4-byte aligned in the file buffer (.npy pads its header to 64
     // bytes), which halves the transient memory for multi-hundred-MB text vectors
     if (a.bytes.byteOffset % 4 === 0) return new Float32Array(a.bytes.buffer, a.bytes.byteOffset, a.bytes.byteLength / 4);
     return new Float32Array(alignedCopy(a.bytes));
+  }
+  if (a.dtype.kind === 'f' && a.dtype.itemsize === 2) {
+    // straight to float32, no float64 intermediate
+    const n = a.bytes.byteLength / 2;
+    const out = new Float32Array(n);
+    const t = halfTable();
+    const view = new DataView(a.bytes.buffer, a.bytes.byteOffset, a.bytes.byteLength);
+    for (let i = 0; i < n; i++) out[i] = t[view.getUint16(2 * i, a.dtype.littleEndian)]!;
+    return out;
   }
   return new Float32Array(ndarrayToFloat64(a));
 }
@@ -248,7 +387,7 @@ export function dtypeFromPy(v: PyValue | undefined, file: string, what: string):
   if (!dt) {
     throw new DataError(
       file,
-      `${what}: unsupported dtype ${JSON.stringify(order + typestr)} (supported: float32/64, (u)int8..64, bool)`,
+      `${what}: unsupported dtype ${JSON.stringify(order + typestr)} (supported: float16/32/64, (u)int8..64, bool)`,
     );
   }
   return dt;
@@ -351,14 +490,14 @@ export function ndarrayFromPy(v: PyValue | undefined, file: string, what = 'arra
 }
 
 /**
- * Read a pickled float32/float64 numpy ndarray (e.g. `usr_emb_np.pkl`).
- * float64 is rounded to float32. Fortran-ordered 2-D arrays are returned in C order.
+ * Read a pickled float16/float32/float64 numpy ndarray (e.g. `usr_emb_np.pkl`).
+ * float64 is rounded to float32 (float16 converts exactly). Fortran-ordered 2-D arrays are returned in C order.
  */
 export function readNumpyPickle(path: string): { shape: number[]; data: Float32Array } {
   const value = loadPickle(readFileForData(path), path);
   const a = ndarrayFromPy(value, path);
   if (a.dtype.kind !== 'f') {
-    throw new DataError(path, `expected a float32/float64 array, found dtype ${a.dtype.descr}`);
+    throw new DataError(path, `expected a float16/float32/float64 array, found dtype ${a.dtype.descr}`);
   }
   if (a.fortranOrder && a.shape.length > 2) {
     throw new DataError(path, `Fortran-ordered arrays with ${a.shape.length} dimensions are not supported`);
@@ -376,13 +515,6 @@ export function readNumpyPickle(path: string): { shape: number[]; data: Float32A
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
 export type NpyData = Float32Array | Float64Array | Int32Array | BigInt64Array;
-
-export interface NpyArray {
-  shape: number[];
-  /** descriptor as stored, normalised: `<f4`, `<f8`, `<i4`, `<i8` (big-endian input is converted) */
-  descr: '<f4' | '<f8' | '<i4' | '<i8';
-  data: NpyData;
-}
 
 type PyLit = string | number | boolean | null | PyLit[] | { [k: string]: PyLit };
 
@@ -496,89 +628,354 @@ function npyHeader(buf: Uint8Array, path: string): { header: { [k: string]: PyLi
   return { header: lit, dataOffset: start + headerLen };
 }
 
-/** Read an .npy file with dtype float32/float64/int32/int64 (either byte order), C order. */
-export function readNpy(path: string): NpyArray {
-  const buf = readFileForData(path);
-  const { header, dataOffset } = npyHeader(buf, path);
-  const descr = header['descr'];
-  const fortran = header['fortran_order'];
-  const shapeLit = header['shape'];
-  if (typeof descr !== 'string') throw new DataError(path, `unsupported .npy dtype ${JSON.stringify(descr)}`);
-  const dt = parseDtypeString(descr);
-  if (!dt || !((dt.kind === 'f' || dt.kind === 'i') && (dt.itemsize === 4 || dt.itemsize === 8))) {
-    throw new DataError(path, `unsupported .npy dtype ${JSON.stringify(descr)} (supported: <f4 <f8 <i4 <i8)`);
-  }
-  if (typeof fortran !== 'boolean') throw new DataError(path, 'bad .npy header: fortran_order missing');
-  if (fortran) {
-    throw new DataError(path, 'Fortran-ordered .npy arrays are not supported; save with C order (np.ascontiguousarray)');
-  }
-  if (!Array.isArray(shapeLit) || !shapeLit.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
-    throw new DataError(path, `bad .npy header: shape ${JSON.stringify(shapeLit)}`);
-  }
-  const shape = shapeLit as number[];
-  const count = elementCount(shape);
-  const expected = count * dt.itemsize;
-  const have = buf.length - dataOffset;
-  // the declared shape is checked against the file's length before anything is allocated from it
-  if (!Number.isSafeInteger(expected) || have !== expected) {
-    throw new DataError(
-      path,
-      !(have > expected)
-        ? `truncated .npy data: ${have} bytes, expected ${Number.isSafeInteger(expected) ? expected : expected.toPrecision(3)} for shape (${shape.join(', ')}) ${descr}`
-        : `.npy data has ${have - expected} unexpected trailing byte(s)`,
-      { field: 'shape' },
-    );
-  }
-  // conversions below allocate at most one array of the file's data size (float32 / int32 widen nothing)
-  checkDataAlloc(path, expected, `the array of shape (${shape.join(', ')})`);
-  const raw = buf.subarray(dataOffset);
-  const a: NdArrayBytes = { shape, dtype: dt, fortranOrder: false, bytes: raw };
-  const sameOrder = dt.littleEndian === HOST_LE;
-  if (dt.kind === 'f') {
-    if (dt.itemsize === 4) return { shape, descr: '<f4', data: ndarrayToFloat32(a) };
-    return { shape, descr: '<f8', data: ndarrayToFloat64(a) };
-  }
-  if (dt.itemsize === 4) {
-    if (sameOrder) return { shape, descr: '<i4', data: new Int32Array(alignedCopy(raw)) };
-    const out = new Int32Array(count);
-    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    for (let i = 0; i < count; i++) out[i] = view.getInt32(4 * i, dt.littleEndian);
-    return { shape, descr: '<i4', data: out };
-  }
-  if (sameOrder) return { shape, descr: '<i8', data: new BigInt64Array(alignedCopy(raw)) };
-  const out = new BigInt64Array(count);
-  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  for (let i = 0; i < count; i++) out[i] = view.getBigInt64(8 * i, dt.littleEndian);
-  return { shape, descr: '<i8', data: out };
+/** The default size of one positional read (raw file bytes) when converting or reading rows. */
+export const NPY_BLOCK_BYTES = 4 << 20;
+
+/** An open .npy file whose header has been read and checked against the file's length. */
+interface NpyFile {
+  path: string;
+  fd: number;
+  shape: number[];
+  dtype: NumpyDtype;
+  /** elements */
+  count: number;
+  /** byte offset of the first element */
+  dataOffset: number;
 }
 
-/** Read a float .npy (or integer, converted) as float32: `{ shape, data }`. */
-export function readNpyFloat32(path: string): { shape: number[]; data: Float32Array } {
-  const a = readNpy(path);
-  if (!(a.data instanceof Float32Array)) checkDataAlloc(path, a.data.length * 4, `the array of shape (${a.shape.join(', ')}) as float32`);
-  if (a.data instanceof Float32Array) return { shape: a.shape, data: a.data };
-  if (a.data instanceof BigInt64Array) {
-    const out = new Float32Array(a.data.length);
-    for (let i = 0; i < out.length; i++) out[i] = Number(a.data[i]!);
-    return { shape: a.shape, data: out };
+const NPY_DTYPE_NAMES: Record<string, NpyDtypeName> = { f2: 'float16', f4: 'float32', f8: 'float64', i4: 'int32', i8: 'int64' };
+
+/** Reads `target.byteLength` bytes at `pos` (several reads where the OS returns fewer). */
+function preadFully(f: { fd: number; path: string }, target: Uint8Array, pos: number): void {
+  let off = 0;
+  while (off < target.byteLength) {
+    let n: number;
+    try {
+      n = readSync(f.fd, target, off, Math.min(target.byteLength - off, 1 << 30), pos + off);
+    } catch (e) {
+      throw new DataError(f.path, describeReadError(e), { cause: e });
+    }
+    if (n <= 0) throw new DataError(f.path, `truncated .npy data: the file ended at byte ${pos + off} (was it changed while being read?)`);
+    off += n;
   }
-  return { shape: a.shape, data: new Float32Array(a.data) };
 }
 
 /**
- * Write a C-order little-endian float32 .npy file (format 1.0, or 2.0 for huge
- * headers). Atomic: the data go to a temporary file in the same directory,
- * which is fsynced and then renamed over `path`.
+ * Opens an .npy file and checks its header (magic, version, header length and nesting, dtype,
+ * C order, shape against the file's length) with positional reads: nothing sized from the file
+ * is allocated. The caller closes `fd`.
  */
-export function writeNpy(path: string, shape: readonly number[], data: Float32Array): void {
+function openNpyFile(path: string): NpyFile {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new DataError(path, describeReadError(e), { cause: e });
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new DataError(path, 'is a directory, expected a file');
+    const size = st.size;
+    const f = { fd, path };
+    // the fixed part (magic, version, header length), then the header itself
+    const pre = Buffer.alloc(Math.min(size, 12));
+    preadFully(f, pre, 0);
+    let need = pre.length;
+    if (pre.length >= 10 && NPY_MAGIC.every((b, k) => pre[k] === b)) {
+      const major = pre[6]!;
+      if (major === 1) need = 10 + pre.readUInt16LE(8);
+      else if ((major === 2 || major === 3) && pre.length >= 12) need = 12 + pre.readUInt32LE(8);
+    }
+    // npyHeader refuses a header over NPY_HEADER_MAX_BYTES before reading it and reports truncation
+    const buf = need - pre.length > NPY_HEADER_MAX_BYTES || need <= pre.length ? pre : Buffer.alloc(Math.min(size, need));
+    if (buf !== pre) preadFully(f, buf, 0);
+    const { header, dataOffset } = npyHeader(buf, path);
+    const descr = header['descr'];
+    const fortran = header['fortran_order'];
+    const shapeLit = header['shape'];
+    if (typeof descr !== 'string') throw new DataError(path, `unsupported .npy dtype ${JSON.stringify(descr)}`);
+    const dt = parseDtypeString(descr);
+    if (!dt || !((dt.kind === 'f' && dt.itemsize !== 1) || (dt.kind === 'i' && (dt.itemsize === 4 || dt.itemsize === 8)))) {
+      throw new DataError(path, `unsupported .npy dtype ${JSON.stringify(descr)} (supported: <f2 <f4 <f8 <i4 <i8)`);
+    }
+    if (typeof fortran !== 'boolean') throw new DataError(path, 'bad .npy header: fortran_order missing');
+    if (fortran) {
+      throw new DataError(path, 'Fortran-ordered .npy arrays are not supported; save with C order (np.ascontiguousarray)');
+    }
+    if (!Array.isArray(shapeLit) || !shapeLit.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
+      throw new DataError(path, `bad .npy header: shape ${JSON.stringify(shapeLit)}`);
+    }
+    const shape = shapeLit as number[];
+    const count = elementCount(shape);
+    const expected = count * dt.itemsize;
+    const have = size - dataOffset;
+    // the declared shape is checked against the file's length before anything is allocated from it
+    if (!Number.isSafeInteger(expected) || have !== expected) {
+      throw new DataError(
+        path,
+        !(have > expected)
+          ? `truncated .npy data: ${have} bytes, expected ${Number.isSafeInteger(expected) ? expected : expected.toPrecision(3)} for shape (${shape.join(', ')}) ${descr}`
+          : `.npy data has ${have - expected} unexpected trailing byte(s)`,
+        { field: 'shape' },
+      );
+    }
+    return { path, fd, shape, dtype: dt, count, dataOffset };
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
+
+/** Swaps the byte order of `n` items of `itemsize` bytes in place. */
+function swapBytes(b: Uint8Array, itemsize: number): void {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (itemsize === 2) buf.swap16();
+  else if (itemsize === 4) buf.swap32();
+  else if (itemsize === 8) buf.swap64();
+}
+
+/**
+ * Decodes `n` elements held in `raw` (an aligned scratch block, mutated when the byte order differs
+ * from the host's) into `out[outOffset...]` as float32.
+ */
+function decodeBlockFloat32(raw: Uint8Array, n: number, dt: NumpyDtype, out: Float32Array, outOffset: number): void {
+  if (dt.littleEndian !== HOST_LE) swapBytes(raw.subarray(0, n * dt.itemsize), dt.itemsize);
+  const b = raw.buffer;
+  const o = raw.byteOffset;
+  if (dt.kind === 'f') {
+    if (dt.itemsize === 2) {
+      const t = halfTable();
+      const h = new Uint16Array(b, o, n);
+      for (let i = 0; i < n; i++) out[outOffset + i] = t[h[i]!]!;
+    } else if (dt.itemsize === 4) out.set(new Float32Array(b, o, n), outOffset);
+    else out.set(new Float64Array(b, o, n), outOffset); // rounds to nearest float32
+  } else if (dt.itemsize === 4) out.set(new Int32Array(b, o, n), outOffset);
+  else {
+    const w = new BigInt64Array(b, o, n);
+    for (let i = 0; i < n; i++) out[outOffset + i] = Number(w[i]!);
+  }
+}
+
+/** A reusable aligned block of at most `blockBytes` (whole elements, at least one). */
+function scratchFor(dt: NumpyDtype, elements: number, blockBytes: number): { raw: Uint8Array; perBlock: number } {
+  const perBlock = Math.max(1, Math.min(elements, Math.floor(blockBytes / dt.itemsize)));
+  return { raw: new Uint8Array(new ArrayBuffer(perBlock * dt.itemsize)), perBlock };
+}
+
+/**
+ * Reads elements [start, start + n) of an open file into `out[outOffset...]` as float32: host-order
+ * float32 straight into `out`, everything else through one scratch block.
+ */
+function readElementsFloat32(
+  f: NpyFile,
+  start: number,
+  n: number,
+  out: Float32Array,
+  outOffset: number,
+  scratch: () => { raw: Uint8Array; perBlock: number },
+): void {
+  const dt = f.dtype;
+  if (n === 0) return;
+  if (dt.kind === 'f' && dt.itemsize === 4 && dt.littleEndian === HOST_LE) {
+    preadFully(f, new Uint8Array(out.buffer, out.byteOffset + 4 * outOffset, 4 * n), f.dataOffset + 4 * start);
+    return;
+  }
+  const { raw, perBlock } = scratch();
+  for (let done = 0; done < n; ) {
+    const k = Math.min(perBlock, n - done);
+    const bytes = raw.subarray(0, k * dt.itemsize);
+    preadFully(f, bytes, f.dataOffset + (start + done) * dt.itemsize);
+    decodeBlockFloat32(bytes, k, dt, out, outOffset + done);
+    done += k;
+  }
+}
+
+export type NpyDtypeName = 'float16' | 'float32' | 'float64' | 'int32' | 'int64';
+
+export interface NpyArray {
+  shape: number[];
+  /**
+   * descriptor as stored, normalised: `<f2`, `<f4`, `<f8`, `<i4`, `<i8` (big-endian input is
+   * converted). `<f2` (float16) data are decoded to a Float32Array (exact).
+   */
+  descr: '<f2' | '<f4' | '<f8' | '<i4' | '<i8';
+  data: NpyData;
+}
+
+/** Shape and dtype of an .npy file, from its header alone (checked against the file's length). */
+export function readNpyHeader(path: string): { shape: number[]; descr: string; dtype: NpyDtypeName } {
+  const f = openNpyFile(path);
+  closeSync(f.fd);
+  return { shape: f.shape, descr: f.dtype.descr, dtype: NPY_DTYPE_NAMES[`${f.dtype.kind}${f.dtype.itemsize}`]! };
+}
+
+/**
+ * Read an .npy file with dtype float16/float32/float64/int32/int64 (either byte order), C order.
+ * float16 comes back as float32 (exact). The file is read with positional reads straight into the
+ * result (float16 through one block at a time): the peak is the result plus one block.
+ */
+export function readNpy(path: string, o: { blockBytes?: number } = {}): NpyArray {
+  const f = openNpyFile(path);
+  try {
+    const { shape, dtype: dt, count } = f;
+    const wide = dt.itemsize === 2 ? 4 : dt.itemsize;
+    checkDataAlloc(path, count * wide, `the array of shape (${shape.join(', ')})`);
+    if (dt.kind === 'f' && dt.itemsize !== 8) {
+      const data = new Float32Array(count);
+      readElementsFloat32(f, 0, count, data, 0, () => scratchFor(dt, count, o.blockBytes ?? NPY_BLOCK_BYTES));
+      return { shape, descr: dt.itemsize === 2 ? '<f2' : '<f4', data };
+    }
+    // same width in memory as on disk: read into the result, then fix the byte order in place
+    const data = dt.kind === 'f' ? new Float64Array(count) : dt.itemsize === 4 ? new Int32Array(count) : new BigInt64Array(count);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    preadFully(f, bytes, f.dataOffset);
+    if (dt.littleEndian !== HOST_LE) swapBytes(bytes, dt.itemsize);
+    return { shape, descr: `<${dt.kind}${dt.itemsize}` as NpyArray['descr'], data };
+  } finally {
+    closeSync(f.fd);
+  }
+}
+
+/**
+ * Read a float .npy (or integer, converted) as float32: `{ shape, data }`. Positional reads, one
+ * block at a time (float32 files straight into the result): the peak is the float32 result plus
+ * one block (`blockBytes`, default {@link NPY_BLOCK_BYTES}), never the file's bytes besides it.
+ */
+export function readNpyFloat32(path: string, o: { blockBytes?: number } = {}): { shape: number[]; data: Float32Array } {
+  const f = openNpyFile(path);
+  try {
+    const { shape, dtype: dt, count } = f;
+    const block = dt.kind === 'f' && dt.itemsize === 4 && dt.littleEndian === HOST_LE ? 0 : Math.min(count * dt.itemsize, o.blockBytes ?? NPY_BLOCK_BYTES);
+    checkDataAlloc(path, count * 4 + block, `the array of shape (${shape.join(', ')}) as float32`);
+    const data = new Float32Array(count);
+    readElementsFloat32(f, 0, count, data, 0, () => scratchFor(dt, count, o.blockBytes ?? NPY_BLOCK_BYTES));
+    return { shape, data };
+  } finally {
+    closeSync(f.fd);
+  }
+}
+
+/**
+ * Row access to a 2-D .npy file without loading it: the building block for training modes that
+ * touch only a batch's rows (and for converting files larger than memory block by block).
+ */
+export interface NpyRows {
+  readonly file: string;
+  readonly rows: number;
+  readonly cols: number;
+  /** the stored element type (`float16`, `float32`, ...); reads always give float32 */
+  readonly dtype: NpyDtypeName;
+  /** the stored descriptor, e.g. `<f2` */
+  readonly descr: string;
+  /**
+   * Rows [rowStart, rowStart + rowCount) as float32, row-major, into `out` (allocated when
+   * omitted; at least rowCount x cols long). Positional reads: nothing else of the file is read.
+   */
+  read(rowStart: number, rowCount: number, out?: Float32Array): Float32Array;
+  /** The rows `ids` (any order, repeats allowed) as float32, row-major; runs of consecutive ids are read together. */
+  gather(ids: ArrayLike<number>, out?: Float32Array): Float32Array;
+  /** Closes the file; later reads throw. */
+  close(): void;
+}
+
+/**
+ * Opens a 2-D .npy file (float16/float32/float64/int32/int64, either byte order, C order) for row
+ * reads. The header is checked like {@link readNpy} does (shape against the file's length, header
+ * size and nesting); rows are read on demand with `fs.readSync` at offsets, converted to float32
+ * through one scratch block of at most `blockBytes` (default {@link NPY_BLOCK_BYTES}). Close it.
+ */
+export function openNpyRows(file: string, o: { blockBytes?: number } = {}): NpyRows {
+  const f = openNpyFile(file);
+  if (f.shape.length !== 2) {
+    closeSync(f.fd);
+    throw new DataError(file, `expected a 2-D array, got shape (${f.shape.join(', ')})`);
+  }
+  const [rows, cols] = f.shape as [number, number];
+  const blockBytes = o.blockBytes ?? NPY_BLOCK_BYTES;
+  let scratch: { raw: Uint8Array; perBlock: number } | null = null;
+  const getScratch = () => (scratch ??= scratchFor(f.dtype, Math.max(1, f.count), blockBytes));
+  let open = true;
+  const alloc = (n: number, what: string) => {
+    checkDataAlloc(file, n * 4, what);
+    return new Float32Array(n);
+  };
+  const target = (out: Float32Array | undefined, n: number, what: string): Float32Array => {
+    if (!open) throw new Error(`${file}: read after close`);
+    if (out === undefined) return alloc(n * cols, what);
+    if (out.length < n * cols) throw new RangeError(`${file}: the output holds ${out.length} values, ${n} rows x ${cols} need ${n * cols}`);
+    return out;
+  };
+  return {
+    file,
+    rows,
+    cols,
+    dtype: NPY_DTYPE_NAMES[`${f.dtype.kind}${f.dtype.itemsize}`]!,
+    descr: f.dtype.descr,
+    read(rowStart, rowCount, out) {
+      if (!Number.isSafeInteger(rowStart) || !Number.isSafeInteger(rowCount) || rowStart < 0 || rowCount < 0 || rowStart + rowCount > rows) {
+        throw new RangeError(`${file}: rows [${rowStart}, ${rowStart} + ${rowCount}) are outside [0, ${rows})`);
+      }
+      const dst = target(out, rowCount, `rows ${rowStart}..${rowStart + rowCount - 1} as float32`);
+      readElementsFloat32(f, rowStart * cols, rowCount * cols, dst, 0, getScratch);
+      return dst;
+    },
+    gather(ids, out) {
+      const n = ids.length;
+      for (let i = 0; i < n; i++) {
+        const r = ids[i]!;
+        if (!Number.isSafeInteger(r) || r < 0 || r >= rows) throw new RangeError(`${file}: row ${r} (ids[${i}]) is outside [0, ${rows})`);
+      }
+      const dst = target(out, n, `${n} rows as float32`);
+      for (let i = 0; i < n; ) {
+        let j = i + 1;
+        while (j < n && ids[j]! === ids[j - 1]! + 1) j++;
+        readElementsFloat32(f, ids[i]! * cols, (j - i) * cols, dst, i * cols, getScratch);
+        i = j;
+      }
+      return dst;
+    },
+    close() {
+      if (open) {
+        open = false;
+        closeSync(f.fd);
+      }
+    },
+  };
+}
+
+export type NpyWriteDtype = 'float32' | 'float16';
+
+export interface NpyWriteResult {
+  /** float16 only: finite values beyond +-65504 written as +-65504 */
+  clamped: number;
+}
+
+/**
+ * Write a C-order little-endian float32 (default) or float16 .npy file (format 1.0, or 2.0 for huge
+ * headers). Atomic: the data go to a temporary file in the same directory, which is fsynced and
+ * then renamed over `path`.
+ *
+ * float16: values are rounded to nearest, ties to even; finite values beyond +-65504 are clamped to
+ * +-65504 (counted in the result), +-Infinity is kept, and a NaN is refused (RangeError, before
+ * anything is written). The conversion runs block by block: no whole float16 copy is held.
+ */
+export function writeNpy(path: string, shape: readonly number[], data: Float32Array, o: { dtype?: NpyWriteDtype } = {}): NpyWriteResult {
+  const dtype = o.dtype ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'float16') throw new RangeError(`writeNpy: dtype must be float32 or float16, got ${JSON.stringify(dtype)}`);
   for (const d of shape) {
     if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`writeNpy: bad shape (${shape.join(', ')})`);
   }
   if (elementCount(shape) !== data.length) {
     throw new RangeError(`writeNpy: shape (${shape.join(', ')}) has ${elementCount(shape)} elements, data has ${data.length}`);
   }
+  if (dtype === 'float16') {
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      if (v !== v) throw new RangeError(`writeNpy: element ${i} is NaN (a NaN is never written as float16)`);
+    }
+  }
   const shapeStr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let dict = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeStr}, }`;
+  let dict = `{'descr': '${dtype === 'float16' ? '<f2' : '<f4'}', 'fortran_order': False, 'shape': ${shapeStr}, }`;
   let major = 1;
   let pre = 10;
   if (dict.length + 1 + pre > 0xffff) {
@@ -595,13 +992,26 @@ export function writeNpy(path: string, shape: readonly number[], data: Float32Ar
   else head.writeUInt32LE(dict.length, 8);
   head.write(dict, pre, 'latin1');
 
-  let body: Uint8Array;
-  if (HOST_LE) {
-    body = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  } else {
-    const b = Buffer.alloc(data.byteLength);
-    for (let i = 0; i < data.length; i++) b.writeFloatLE(data[i]!, 4 * i);
-    body = b;
+  const result: NpyWriteResult = { clamped: 0 };
+  /** the body, one block at a time */
+  function* body(): Generator<Uint8Array> {
+    if (dtype === 'float16') {
+      const per = Math.max(1, Math.min(data.length, NPY_BLOCK_BYTES / 2));
+      const bits = new Uint16Array(per);
+      for (let i = 0; i < data.length; i += per) {
+        const n = Math.min(per, data.length - i);
+        result.clamped += encodeFloat16(data, { clamp: true, out: bits, srcOffset: i, count: n }).clamped;
+        const bytes = new Uint8Array(bits.buffer, 0, 2 * n);
+        if (!HOST_LE) swapBytes(bytes, 2);
+        yield bytes;
+      }
+    } else if (HOST_LE) {
+      yield new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    } else {
+      const b = Buffer.alloc(data.byteLength);
+      for (let i = 0; i < data.length; i++) b.writeFloatLE(data[i]!, 4 * i);
+      yield b;
+    }
   }
 
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
@@ -609,7 +1019,7 @@ export function writeNpy(path: string, shape: readonly number[], data: Float32Ar
   try {
     fd = openSync(tmp, 'wx');
     writeAll(fd, head);
-    writeAll(fd, body);
+    for (const b of body()) writeAll(fd, b);
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
@@ -629,6 +1039,7 @@ export function writeNpy(path: string, shape: readonly number[], data: Float32Ar
     }
     throw new DataError(path, `cannot write .npy file: ${(e as Error).message}`, { cause: e });
   }
+  return result;
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {
