@@ -6,6 +6,7 @@ import { trainCommand } from './train.js';
 import { registerDemoCommand } from './demo.js';
 import { registerTuneCommand } from './tune.js';
 import { registerBaselineCommand } from './baseline-command.js';
+import { registerSynthCommand } from './synth-command.js';
 import { registerTextCommands } from './text-commands.js';
 import { registerServeCommands } from './serve-commands.js';
 import { registerEvaluateCommands } from './evaluate-commands.js';
@@ -39,6 +40,7 @@ program
 registerDemoCommand(program);
 registerTuneCommand(program);
 registerBaselineCommand(program);
+registerSynthCommand(program);
 
 registerTextCommands(program);
 registerServeCommands(program);
