@@ -1,7 +1,8 @@
 /**
  * Scalable training mode: each departure from the reference computation checked on a small graph
  * (docs/models.md, "Scalable mode"): the batch that grows to bound the steps per epoch, the sampled
- * sub-batch, in-batch contrast for the text towers, and the reference path left untouched.
+ * sub-batch, in-batch contrast for the text towers, interaction intents on the sample's neighbourhood, and
+ * the reference path left untouched.
  */
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/load.js';
@@ -12,9 +13,10 @@ import { pairwiseAlignment, towerRows } from '../src/models/alignment/common.js'
 import { sampleBatch, type ComposedModel } from '../src/models/composed.js';
 import { createModel } from '../src/models/registry.js';
 import { MLP } from '../src/nn/mlp.js';
+import type { IntentAlignment } from '../src/models/alignment/irllrec.js';
 import { ParamStore } from '../src/nn/params.js';
 import { gatherRows, infoNCE, scale, sumScalars } from '../src/tensor/ops/index.js';
-import { Tensor, Tape, withTape } from '../src/tensor/tensor.js';
+import { noGrad, Tensor, Tape, withTape } from '../src/tensor/tensor.js';
 import { effectiveBatchSize, train } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -112,6 +114,22 @@ describe('scalable mode', () => {
     const b = run(cfgScal);
     expect(b.loss).toBe(a.loss);
     expect(b.grad).toEqual(a.grad);
+  });
+
+  it('interaction intents of a sample computed on its neighbourhood equal the full computation\'s rows', () => {
+    const { ds, text } = world();
+    const { config } = resolveConfig({ model: 'lightgcn_int', stats: stats(ds), sets: ['model.intent_num=4'] });
+    const m = createModel(config, buildNormalizedAdjacency(ds.train), new Rng(4), text) as ComposedModel;
+    const al = m.alignments[0] as IntentAlignment;
+    const out = noGrad(() => m.backbone.forwardTrain(new Rng(1), m.backbone.inputEmbeddings(), { ancs: Int32Array.of(0), poss: Int32Array.of(0), negs: Int32Array.of(1) }).intent);
+    const U = ds.numUsers;
+    const nodes = Int32Array.of(3, 17, U + 2, U + 30, 41);
+    const full = noGrad(() => al.interactionIntents(out, U));
+    const { R, row } = noGrad(() => al.subgraphIntents(out, U, nodes));
+    const d = full.cols;
+    for (const v of nodes) {
+      for (let c = 0; c < d; c++) expect(R.data[row(v) * d + c]).toBeCloseTo(full.data[v * d + c]!, 6);
+    }
   });
 
   it('IRLLRec (PA, TA, ITM) and RLMRec-Gen train in scalable mode on a sample smaller than the batch', () => {

@@ -117,6 +117,74 @@ export class IntentAlignment implements Alignment {
     return scale(addN(rs), 1 / L);
   }
 
+  /** Scratch for subgraphIntents: position of each node in the current compact set (stamped). */
+  private slot: Int32Array | null = null;
+  private stamp: Int32Array | null = null;
+  private stampTag = 0;
+
+  /**
+   * Scalable mode: the interaction intents R of the given nodes only, exactly as the full
+   * computation gives those rows. A row of R needs the intent vectors of the node and of its graph
+   * neighbours (its edge weights are normalised over its own edges), so the layers are gathered for
+   * that compact set C (users first, then items) and the edge list restricted to the nodes' rows.
+   * Returns R over C (rows of C outside `nodes` are zero) and each node's row in it.
+   */
+  subgraphIntents(out: BackboneOutput, numUsers: number, nodes: Int32Array): { R: Tensor; row: (node: number) => number } {
+    const N = this.edges.rows;
+    const { indptr, indices } = this.edges;
+    if (!this.slot || this.slot.length !== N) {
+      this.slot = new Int32Array(N);
+      this.stamp = new Int32Array(N);
+      this.stampTag = 0;
+    }
+    const slot = this.slot;
+    const stamp = this.stamp!;
+    const tag = ++this.stampTag;
+    // C = nodes and their neighbours, sorted (users < numUsers come first)
+    const members: number[] = [];
+    const add = (v: number) => {
+      if (stamp[v] !== tag) {
+        stamp[v] = tag;
+        members.push(v);
+      }
+    };
+    for (const v of nodes) {
+      add(v);
+      for (let p = indptr[v]!; p < indptr[v + 1]!; p++) add(indices[p]!);
+    }
+    const C = Int32Array.from(members).sort();
+    for (let i = 0; i < C.length; i++) slot[C[i]!] = i;
+    let usersInC = 0;
+    while (usersInC < C.length && C[usersInC]! < numUsers) usersInC++;
+    // the edge list of the nodes' rows, in C's numbering; other rows empty
+    const isHead = new Uint8Array(C.length);
+    for (const v of nodes) isHead[slot[v]!] = 1;
+    const subIndptr = new Int32Array(C.length + 1);
+    for (let i = 0; i < C.length; i++) subIndptr[i + 1] = subIndptr[i]! + (isHead[i] ? indptr[C[i]! + 1]! - indptr[C[i]!]! : 0);
+    const nnz = subIndptr[C.length]!;
+    const subIndices = new Int32Array(nnz);
+    const rowOf = new Int32Array(nnz);
+    for (let i = 0; i < C.length; i++) {
+      if (!isHead[i]) continue;
+      const v = C[i]!;
+      let q = subIndptr[i]!;
+      for (let p = indptr[v]!; p < indptr[v + 1]!; p++, q++) {
+        subIndices[q] = slot[indices[p]!]!;
+        rowOf[q] = i;
+      }
+    }
+    const sub: EdgeList = { rows: C.length, indptr: subIndptr, indices: subIndices, rowOf };
+    const L = out.layers.length - 1;
+    const rs: Tensor[] = [];
+    for (let l = 0; l < L; l++) {
+      const e = gatherRows(out.layers[l]!, C);
+      const ehat = intentVectors(e, usersInC, this.userIntent, this.itemIntent);
+      const w = intentEdgeWeights(ehat, sub);
+      rs.push(spmmValues(sub, w, this.aggregateNext ? gatherRows(out.layers[l + 1]!, C) : e));
+    }
+    return { R: scale(addN(rs), 1 / L), row: (node) => slot[node]! };
+  }
+
   terms(ctx: AlignContext): [string, Tensor][] {
     const cfg = this.cfg;
     const U = ctx.backbone.adj.numUsers;
@@ -164,11 +232,26 @@ export class IntentAlignment implements Alignment {
       negIdx = u.pos[1]!;
     }
     if (cfg.kdIntWeight !== 0) {
-      const R = ctx.intents ?? this.interactionIntents(ctx.intentOut, U);
-      const rU = sliceRows(R, 0, U);
-      const rI = sliceRows(R, U, R.rows);
+      let rAnc: Tensor;
+      let rPos: Tensor;
+      let rNeg: Tensor;
+      if (scal && !ctx.intents) {
+        // only the rows PA reads, computed exactly on their neighbourhood
+        const nodes = Int32Array.from(new Set([...b.ancs, ...Array.from(b.poss, (i) => i + U), ...Array.from(b.negs, (i) => i + U)]));
+        const { R, row } = this.subgraphIntents(ctx.intentOut, U, nodes);
+        rAnc = gatherRows(R, Int32Array.from(b.ancs, row));
+        rPos = gatherRows(R, Int32Array.from(b.poss, (i) => row(i + U)));
+        rNeg = gatherRows(R, Int32Array.from(b.negs, (i) => row(i + U)));
+      } else {
+        const R = ctx.intents ?? this.interactionIntents(ctx.intentOut, U);
+        const rU = sliceRows(R, 0, U);
+        const rI = sliceRows(R, U, R.rows);
+        rAnc = gatherRows(rU, b.ancs);
+        rPos = gatherRows(rI, b.poss);
+        rNeg = gatherRows(rI, b.negs);
+      }
       const pa = pairwiseAlignment(
-        gatherRows(rU, b.ancs), gatherRows(rI, b.poss), gatherRows(rI, b.negs),
+        rAnc, rPos, rNeg,
         { users: zU, items: zI, ancIdx, posIdx, negIdx }, b, cfg.kdIntTemperature, cfg.kdIntWeight, cfg.paNegTerm ?? true,
       );
       out.push(['kd_int_loss', pa]);
