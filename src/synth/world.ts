@@ -8,13 +8,12 @@
  * built); the text vectors are generated and written a block of rows at a time, so their size
  * (rows x width) never sits in memory. The same parameters and seed give byte-identical files.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { fsReason, outputProblem } from '../util/atomic.js';
 import { Rng } from '../util/rng.js';
-import { readNpyFloat32 } from '../data/formats/numpy.js';
+import { encodeFloat16, npyWriteHeader } from '../data/formats/numpy.js';
 
 // ---------------------------------------------------------------------------
 // parameters
@@ -614,88 +613,6 @@ function normalTable(): Float64Array {
   return NORMAL_TABLE;
 }
 
-const F32 = new Float32Array(1);
-const U32 = new Uint32Array(F32.buffer);
-
-/** IEEE half-precision bits of a float (round to nearest even). */
-export function toFloat16Bits(v: number): number {
-  F32[0] = v;
-  return float32BitsToFloat16Bits(U32[0]!);
-}
-
-/** IEEE half-precision bits of the float32 with bits `x` (round to nearest even). */
-function float32BitsToFloat16Bits(x: number): number {
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
-  return sign | half;
-}
-
-/** The .npy v1.0 (v2.0 for huge headers) header of a C-order little-endian 2-D array. */
-export function npyHeader(descr: '<f4' | '<f2', rows: number, cols: number): Buffer {
-  let dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
-  let major = 1;
-  let pre = 10;
-  if (dict.length + 1 + pre > 0xffff) {
-    major = 2;
-    pre = 12;
-  }
-  const pad = (64 - ((pre + dict.length + 1) % 64)) % 64;
-  dict = dict + ' '.repeat(pad) + '\n';
-  const head = Buffer.alloc(pre + dict.length);
-  head.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59], 0);
-  head[6] = major;
-  head[7] = 0;
-  if (major === 1) head.writeUInt16LE(dict.length, 8);
-  else head.writeUInt32LE(dict.length, 8);
-  head.write(dict, pre, 'latin1');
-  return head;
-}
-
-let F16_READABLE: boolean | null = null;
-/**
- * Whether this build's .npy reader (src/data/formats/numpy.ts) reads float16: a one-element '<f2'
- * file is written to a temporary directory and read back.
- */
-export function npyReaderReadsFloat16(): boolean {
-  if (F16_READABLE !== null) return F16_READABLE;
-  const dir = mkdtempSync(join(tmpdir(), 'irllrec-f16-probe-'));
-  try {
-    const f = join(dir, 'probe.npy');
-    const head = npyHeader('<f2', 1, 1);
-    const body = Buffer.alloc(2);
-    body.writeUInt16LE(toFloat16Bits(0.5), 0);
-    const fd = openSync(f, 'w');
-    writeSync(fd, Buffer.concat([head, body]));
-    closeSync(fd);
-    try {
-      const a = readNpyFloat32(f);
-      F16_READABLE = a.data.length === 1 && a.data[0] === 0.5;
-    } catch {
-      F16_READABLE = false;
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return F16_READABLE;
-}
-
 /** K random unit directions of width D. */
 function intentDirections(rng: Rng, K: number, D: number): Float64Array {
   const dirs = new Float64Array(K * D);
@@ -724,11 +641,10 @@ function writeTextMatrix(
   const sigma = noise / Math.sqrt(D);
   const w = new ByteWriter(path);
   try {
-    w.raw(npyHeader(dtype === 'float16' ? '<f2' : '<f4', rows, D));
+    w.raw(npyWriteHeader(dtype === 'float16' ? '<f2' : '<f4', [rows, D]));
     const blockRows = Math.max(1, Math.floor((4 << 20) / (4 * D)));
     const f32 = new Float32Array(blockRows * D);
     const f16 = dtype === 'float16' ? new Uint16Array(blockRows * D) : null;
-    const bits = new Uint32Array(f32.buffer);
     const row = new Float64Array(D + 1);
     for (let r0 = 0; r0 < rows; r0 += blockRows) {
       const nb = Math.min(blockRows, rows - r0);
@@ -754,7 +670,8 @@ function writeTextMatrix(
         for (let d = 0; d < D; d++) f32[o + d] = row[d]! * inv;
       }
       if (f16) {
-        for (let q = 0; q < nb * D; q++) f16[q] = float32BitsToFloat16Bits(bits[q]!);
+        // rows are unit vectors: nothing to clamp
+        encodeFloat16(f32, { out: f16, count: nb * D });
         w.raw(littleEndianBytes(f16, nb * D));
       } else {
         w.raw(littleEndianBytes(f32, nb * D));
@@ -845,9 +762,6 @@ export function writeWorld(out: string, world: World, o: WriteWorldOptions = {})
   const dir = resolve(out);
   const problem = worldOutputProblem(out, o.force ?? false);
   if (problem) throw new WorldParamError(`--out ${problem}`);
-  if (p.text && p.dtype === 'float16' && !npyReaderReadsFloat16()) {
-    throw new WorldParamError('--dtype float16: the .npy reader of this build (src/data/formats/numpy.ts) cannot read float16 text vectors yet, so the world would not load; use --dtype float32');
-  }
   const tmp = `${dir}.tmp-${process.pid}`;
   const files: Record<string, number> = {};
   const c = world.counts;
@@ -1002,9 +916,6 @@ export function synthesize(out: string, params: WorldParams, o: WriteWorldOption
   const problem = worldOutputProblem(out, o.force ?? false);
   if (problem) throw new WorldParamError(`--out ${problem}`);
   checkWorldParams(params);
-  if (params.text && params.dtype === 'float16' && !npyReaderReadsFloat16()) {
-    throw new WorldParamError('--dtype float16: the .npy reader of this build (src/data/formats/numpy.ts) cannot read float16 text vectors yet, so the world would not load; use --dtype float32');
-  }
   const world = buildWorld(params, o.log);
   return writeWorld(out, world, o);
 }

@@ -951,6 +951,31 @@ export interface NpyWriteResult {
 }
 
 /**
+ * The header of a C-order little-endian .npy file (v1.0, v2.0 when the header needs it), as
+ * numpy.save writes it; the data follow it directly.
+ */
+export function npyWriteHeader(descr: '<f4' | '<f2', shape: readonly number[]): Buffer {
+  const shapeStr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeStr}, }`;
+  let major = 1;
+  let pre = 10;
+  if (dict.length + 1 + pre > 0xffff) {
+    major = 2;
+    pre = 12;
+  }
+  const pad = (64 - ((pre + dict.length + 1) % 64)) % 64;
+  dict = dict + ' '.repeat(pad) + '\n';
+  const head = Buffer.alloc(pre + dict.length);
+  head.set(NPY_MAGIC, 0);
+  head[6] = major;
+  head[7] = 0;
+  if (major === 1) head.writeUInt16LE(dict.length, 8);
+  else head.writeUInt32LE(dict.length, 8);
+  head.write(dict, pre, 'latin1');
+  return head;
+}
+
+/**
  * Write a C-order little-endian float32 (default) or float16 .npy file (format 1.0, or 2.0 for huge
  * headers). Atomic: the data go to a temporary file in the same directory, which is fsynced and
  * then renamed over `path`.
@@ -974,23 +999,7 @@ export function writeNpy(path: string, shape: readonly number[], data: Float32Ar
       if (v !== v) throw new RangeError(`writeNpy: element ${i} is NaN (a NaN is never written as float16)`);
     }
   }
-  const shapeStr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let dict = `{'descr': '${dtype === 'float16' ? '<f2' : '<f4'}', 'fortran_order': False, 'shape': ${shapeStr}, }`;
-  let major = 1;
-  let pre = 10;
-  if (dict.length + 1 + pre > 0xffff) {
-    major = 2;
-    pre = 12;
-  }
-  const pad = (64 - ((pre + dict.length + 1) % 64)) % 64;
-  dict = dict + ' '.repeat(pad) + '\n';
-  const head = Buffer.alloc(pre + dict.length);
-  head.set(NPY_MAGIC, 0);
-  head[6] = major;
-  head[7] = 0;
-  if (major === 1) head.writeUInt16LE(dict.length, 8);
-  else head.writeUInt32LE(dict.length, 8);
-  head.write(dict, pre, 'latin1');
+  const head = npyWriteHeader(dtype === 'float16' ? '<f2' : '<f4', shape);
 
   const result: NpyWriteResult = { clamped: 0 };
   /** the body, one block at a time */
