@@ -6,20 +6,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { METRIC_NAMES, type MetricName } from '../eval/index.js';
 import { evaluateRun, type EvalSplit } from '../run/evaluate.js';
-import { RecommenderError, RunError } from '../serve/errors.js';
 import { Recommender } from '../serve/recommender.js';
 import { openRun } from '../serve/run.js';
 import { runCommand, UsageError } from './errors.js';
-
-/** Library errors that are the user's doing become one-line usage errors (exit 2). */
-async function userErrors<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof RunError || e instanceof RecommenderError) throw new UsageError(e.message);
-    throw e;
-  }
-}
 
 function needRun(run: string | undefined): string {
   if (!run) throw new UsageError('--run DIR is required (a directory written by "irllrec train --out DIR")');
@@ -53,7 +42,7 @@ export async function evaluateCommand(o: EvaluateCli): Promise<void> {
     for (const m of metrics) if (!(METRIC_NAMES as readonly string[]).includes(m)) throw new UsageError(`--metrics: unknown metric "${m}" (known: ${METRIC_NAMES.join(', ')})`);
     if (!metrics.includes('recall')) metrics.unshift('recall');
   }
-  await userErrors(async () => {
+  await (async () => {
     const loaded = openRun(run, { data: o.data });
     const max = ks ? Math.max(...ks) : Math.max(...loaded.config.test.k);
     if (max > loaded.dataset.numItems) throw new UsageError(`--k must be at most the number of items (${loaded.dataset.numItems}), got ${max}`);
@@ -80,7 +69,7 @@ export async function evaluateCommand(o: EvaluateCli): Promise<void> {
         : `summary.json ${r.split}: differs in ${diff.length} of ${both.length} values (${diff.slice(0, 4).map((k) => `${k} ${r.values[k]!.toFixed(4)} vs ${r.reference![k]!.toFixed(4)}`).join(', ')}${diff.length > 4 ? ', ...' : ''})`);
     }
     process.stdout.write(`${out.join('\n')}\n`);
-  });
+  })();
 }
 
 /** One CSV field list, with "quoted, fields" and "" escapes. */
@@ -150,7 +139,7 @@ export async function scoreCommand(o: ScoreCli): Promise<void> {
   if (!o.pairs) throw new UsageError('--pairs FILE is required (user<TAB>item per line, or user,item in a .csv; header optional)');
   const file = o.pairs;
   if (!existsSync(file)) throw new UsageError(`--pairs ${file}: file not found`);
-  await userErrors(async () => {
+  await (async () => {
     const rec = await Recommender.open(run, { data: o.data, embedder: null });
     const pairs = readPairsFile(file, { user: (id) => rec.hasUser(id), item: (id) => rec.hasItem(id) });
     if (!pairs.length) throw new UsageError(`${file}: no pairs`);
@@ -166,7 +155,7 @@ export async function scoreCommand(o: ScoreCli): Promise<void> {
     const out = ['user\titem\tscore'];
     for (const s of scores) out.push(`${s.user}\t${s.item}\t${s.score}`);
     process.stdout.write(`${out.join('\n')}\n`);
-  });
+  })();
 }
 
 export function registerEvaluateCommands(program: Command): void {

@@ -3,7 +3,6 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { RecommenderError, RunError } from '../serve/errors.js';
 import { EXPORT_FORMATS, exportRun, type ExportFormat } from '../serve/export.js';
 import { DEFAULT_MAX_COST, EXPLAIN_WEIGHT, serveRecommender } from '../serve/http.js';
 import { Recommender, type Explanation, type RecommendOptions } from '../serve/recommender.js';
@@ -14,16 +13,6 @@ import { runCommand, UsageError } from './errors.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const log = (s: string) => process.stderr.write(`${s}\n`);
-
-/** Library errors that are the user's doing become one-line usage errors (exit 2). */
-async function userErrors<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof RunError || e instanceof RecommenderError) throw new UsageError(e.message);
-    throw e;
-  }
-}
 
 function intOpt(name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (v === undefined) return undefined;
@@ -62,7 +51,7 @@ export async function recommendCommand(o: RecommendCli): Promise<void> {
   const k = intOpt('-k', o.k, 1) ?? 20;
   const es = o.excludeSeen ?? 'train';
   if (!['train', 'all', 'none'].includes(es)) throw new UsageError(`--exclude-seen must be train, all or none, got "${es}"`);
-  await userErrors(async () => {
+  await (async () => {
     const rec = await Recommender.open(run, { data: o.data, embedder: null });
     if (k > rec.numItems) throw new UsageError(`-k must be at most the number of items (${rec.numItems}), got ${k}`);
     const opts: RecommendOptions = { k, excludeSeen: es === 'none' ? false : (es as 'train' | 'all') };
@@ -82,7 +71,7 @@ export async function recommendCommand(o: RecommendCli): Promise<void> {
       });
     }
     process.stdout.write(`${out.join('\n')}\n`);
-  });
+  })();
 }
 
 export interface ExportCli {
@@ -97,7 +86,7 @@ export async function exportCommand(o: ExportCli): Promise<void> {
   // before the run is read: a parent that is a file, a read-only directory, ...
   const problem = outputProblem(out, 'dir') ?? (o.format === 'lancedb' ? outputProblem(out, 'dir', { inside: true }) : null);
   if (problem) throw new UsageError(`--out ${out}: cannot write the export there: ${problem}`);
-  await userErrors(async () => {
+  await (async () => {
     const rec = await Recommender.open(run, { data: o.data, embedder: null });
     const s = await exportRun(rec, o.format as ExportFormat, out, { force: o.force }).catch((e: unknown) => {
       const why = fsReason(e);
@@ -106,7 +95,7 @@ export async function exportCommand(o: ExportCli): Promise<void> {
     });
     log(`wrote ${s.out} (${s.format}: ${s.users} users, ${s.items} items, dim ${s.dim})`);
     if (o.json) process.stdout.write(`${JSON.stringify(s)}\n`);
-  });
+  })();
 }
 
 export interface ServeCli {
@@ -119,7 +108,7 @@ export async function serveCommand(o: ServeCli): Promise<void> {
   const maxK = intOpt('--max-k', o.maxK, 1);
   const maxBatch = intOpt('--max-batch', o.maxBatch, 1, 100_000);
   const maxCost = intOpt('--max-cost', o.maxCost, 1, 100_000_000);
-  await userErrors(async () => {
+  await (async () => {
     const t0 = performance.now();
     const rec = await Recommender.open(run, { data: o.data });
     const info = rec.info;
@@ -163,7 +152,7 @@ export async function serveCommand(o: ServeCli): Promise<void> {
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     });
-  });
+  })();
 }
 
 export interface ReportCli {
@@ -187,11 +176,11 @@ export async function reportCommand(o: ReportCli): Promise<void> {
   if (!o.out) throw new UsageError('--out FILE.html is required');
   const examples = intOpt('--examples', o.examples, 0, 20) ?? 3;
   const baselines = reportBaselineNames(o.baselines);
-  await userErrors(async () => {
+  await (async () => {
     const s = await writeReport({ runs: o.run!, out: o.out!, title: o.title, examples, baselines, log, progress: log });
     log(`wrote ${s.out} (${s.runs} runs${s.baselines ? `, ${s.baselines} baselines` : ''}, ${(s.bytes / 1024).toFixed(0)} KiB)`);
     if (o.json) process.stdout.write(`${JSON.stringify(s)}\n`);
-  });
+  })();
 }
 
 export function registerServeCommands(program: Command): void {
