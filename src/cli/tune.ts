@@ -2,9 +2,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { resolveConfig } from '../config/load.js';
-import { ConfigError } from '../config/schema.js';
+import { readYamlOrJson, resolveConfig } from '../config/load.js';
 import { loadDataset } from '../data/dataset.js';
 import { loadTextVectors } from '../data/text-vectors.js';
 import { officialName, requiredText } from '../models/registry.js';
@@ -30,20 +28,6 @@ export interface TuneCliOptions {
   json?: boolean;
 }
 
-function readSpaceFile(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`${file}: cannot read the search space (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  try {
-    return file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  } catch (e) {
-    throw new ConfigError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'} (${(e as Error).message.split('\n')[0]})`);
-  }
-}
-
 export async function tuneCommand(o: TuneCliOptions): Promise<void> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   if (!o.data) throw new UsageError('--data DIR is required');
@@ -55,7 +39,7 @@ export async function tuneCommand(o: TuneCliOptions): Promise<void> {
   const { config: base, defaults } = resolveConfig({
     model: o.model ?? 'lightgcn', align: o.align, stats: datasetStats(ds), preset: o.preset, configFile: o.config, sets: o.set,
   });
-  const space = o.space ? checkSpace(readSpaceFile(o.space), base, o.space) : checkSpace(defaultSpace(base), base, 'default space');
+  const space = o.space ? checkSpace(readYamlOrJson(o.space, 'the search space'), base, o.space) : checkSpace(defaultSpace(base), base, 'default space');
   const model = officialName(base.model.name, base.model.align);
   const dir = resolve(o.out ?? `tune-${basename(ds.dir)}-${model}`);
   const need = requiredText(base.model.align);

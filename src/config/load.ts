@@ -41,23 +41,29 @@ export function parsePreset(p: string | undefined): DatasetSection | undefined {
 /** The largest config file read (a config is a few hundred bytes; this only stops absurd input). */
 export const MAX_CONFIG_FILE_BYTES = 16 * 1024 * 1024;
 
-function readConfigFile(file: string): Record<string, unknown> {
+/**
+ * A YAML or JSON file (by extension) parsed, at most MAX_CONFIG_FILE_BYTES; unreadable or invalid
+ * files are one-line ConfigErrors naming the file (`what`: "config file", "search space", ...).
+ */
+export function readYamlOrJson(file: string, what: string): unknown {
   let text: string;
   try {
     const size = statSync(file).size;
-    if (size > MAX_CONFIG_FILE_BYTES) throw new ConfigError(`${file}: config file of ${size} bytes, more than the ${MAX_CONFIG_FILE_BYTES} accepted`);
+    if (size > MAX_CONFIG_FILE_BYTES) throw new ConfigError(`${file}: ${what} of ${size} bytes, more than the ${MAX_CONFIG_FILE_BYTES} accepted`);
     text = readFileSync(file, 'utf8');
   } catch (e) {
     if (e instanceof ConfigError) throw e;
-    throw new ConfigError(`${file}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ConfigError(`${file}: cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  let obj: unknown;
   try {
-    obj = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    return file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
     throw new ConfigError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'} (${(e as Error).message.split('\n')[0]})`);
   }
-  return flatten(obj ?? {}, file);
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  return flatten(readYamlOrJson(file, 'config file') ?? {}, file);
 }
 
 export function resolveConfig(o: ResolveOptions): ResolvedConfig {
