@@ -44,7 +44,7 @@ export function towerRows(mlp: MLP, usr: Tensor, itm: Tensor, batch: PairBatch, 
   let ancIdx = batch.ancs;
   if (usersInBatch) {
     const u = uniqueIndex([batch.ancs], 1); // no padding: every row is a negative
-    users = mlp.forward(new Tensor(gatherConst(usr, u.uniq), [u.uniq.length, usr.cols]));
+    users = mlp.forward(constRows(usr, u.uniq));
     ancIdx = u.pos[0]!;
   } else users = mlp.forward(usr);
   let items: Tensor;
@@ -56,11 +56,16 @@ export function towerRows(mlp: MLP, usr: Tensor, itm: Tensor, batch: PairBatch, 
     negIdx = batch.negs;
   } else {
     const u = uniqueIndex([batch.poss, batch.negs]);
-    items = mlp.forward(new Tensor(gatherConst(itm, u.uniq), [u.uniq.length, itm.cols]));
+    items = mlp.forward(constRows(itm, u.uniq));
     posIdx = u.pos[0]!;
     negIdx = u.pos[1]!;
   }
   return { users, items, ancIdx, posIdx, negIdx };
+}
+
+/** Rows idx of a constant tensor as a tensor (no gradient). */
+export function constRows(t: Tensor, idx: Int32Array): Tensor {
+  return new Tensor(gatherConst(t, idx), [idx.length, t.cols]);
 }
 
 /** Copies rows idx of a constant tensor (no gradient). */

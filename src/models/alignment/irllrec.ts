@@ -24,7 +24,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import type { Rng } from '../../util/rng.js';
 import type { Backbone, BackboneOutput } from '../backbones/types.js';
 import { intentVectors } from '../intent-vectors.js';
-import { gatherConst, pairwiseAlignment, uniqueIndex, ZERO } from './common.js';
+import { constRows, pairwiseAlignment, uniqueIndex, ZERO } from './common.js';
 import { ProfileContrast } from './rlmrec-con.js';
 import type { AlignContext, Alignment, TextVectors } from './types.js';
 
@@ -201,7 +201,6 @@ export class IntentAlignment implements Alignment {
     // negatives and TA/ITM's nodes (docs/models.md).
     const scal = ctx.scalable === true;
     const b = ctx.batch;
-    const rows = (t: Tensor, ids: Int32Array) => new Tensor(gatherConst(t, ids), [ids.length, t.cols]);
     let poolUsers: Int32Array | null = null;
     let poolItems: Int32Array | null = null;
     let xU = this.usr;
@@ -210,7 +209,7 @@ export class IntentAlignment implements Alignment {
       const u = uniqueIndex([b.ancs], 1);
       poolUsers = u.uniq;
       ancIdx = u.pos[0]!;
-      xU = rows(this.usr, poolUsers);
+      xU = constRows(this.usr, poolUsers);
     }
     const preU = this.intMlp.pre(xU);
     const zU = this.intMlp.head(preU);
@@ -225,7 +224,7 @@ export class IntentAlignment implements Alignment {
     } else {
       const u = uniqueIndex([b.poss, b.negs], scal ? 1 : 512);
       poolItems = u.uniq;
-      xI = rows(this.itm, poolItems);
+      xI = constRows(this.itm, poolItems);
       preI = this.intMlp.pre(xI);
       zI = this.intMlp.head(preI);
       posIdx = u.pos[0]!;
