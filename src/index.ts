@@ -2,8 +2,8 @@
  * irllrec: LLM-enhanced, intent-aware graph recommendation.
  *
  * The library surface: data loading, configuration, models (backbone x alignment), training with
- * the official protocol, evaluation, and the serving API (Recommender, HTTP service, exports,
- * reports). The numeric kernels are exposed for advanced use.
+ * the official protocol, evaluation, the serving API (Recommender, HTTP service, exports) and the
+ * HTML report. The numeric kernels are exposed for advanced use.
  */
 export { loadDataset, assemble, type Dataset, type Interactions } from './data/dataset.js';
 export { loadTextVectors, openTextRows, TEXT_FILES } from './data/text-vectors.js';
@@ -14,9 +14,10 @@ export { defaultConfig, chooseDefaults, autoTraining, recogniseDataset, PAPER_DA
 export { ConfigError, type Config, type ModelSection, ALIGNMENTS, type AlignName } from './config/schema.js';
 export { createModel, parseModelName, officialName, supportedModels, requiredText, BACKBONES } from './models/registry.js';
 export type { RecModel, LossResult, ScoringEmbeddings } from './models/types.js';
-export type { TextVectors } from './models/alignment/types.js';
+export type { TextVectors } from './data/text-types.js';
 export { train, evaluateSplit, type TrainOptions, type TrainResult, type EpochLog, type EvalLog } from './train/trainer.js';
 export { evaluateFullRanking, flattenMetrics } from './eval/index.js';
 export { getKernels, setKernels, jsKernels, type Kernels } from './kernels/index.js';
 export { Rng } from './util/rng.js';
 export * from './serve/index.js';
+export { renderReport, writeReport, type ReportOptions } from './report/report.js';

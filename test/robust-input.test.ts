@@ -23,8 +23,7 @@ import { DataError } from '../src/data/errors.js';
 import { readNpy } from '../src/data/formats/numpy.js';
 import { loadPickle } from '../src/data/formats/pickle.js';
 import { parseInteractionsTsv } from '../src/data/formats/tsv.js';
-import { isUserError } from '../src/cli/errors.js';
-import { UserError } from '../src/util/errors.js';
+import { isUserFacing, UserError } from '../src/util/errors.js';
 import { checkAlloc, memoryBudget, parseByteSize } from '../src/util/limits.js';
 import { repoRoot } from './shared.js';
 
@@ -450,15 +449,20 @@ describe('memory budget and the one error path', () => {
 
   it('every user-facing error class is a UserError; internal errors are not', async () => {
     const { CheckpointError } = await import('../src/train/checkpoint.js');
-    const { RunError, NotFoundError, InvalidArgumentError } = await import('../src/serve/errors.js');
+    const { RunError, NotFoundError, InvalidArgumentError, UnavailableError } = await import('../src/serve/errors.js');
     const { SafetensorsError } = await import('../src/util/safetensors.js');
+    const { MemoryLimitError } = await import('../src/util/limits.js');
     const { BaselineLimitError } = await import('../src/baselines/types.js');
     const { UsageError } = await import('../src/cli/errors.js');
+    const { LlmError } = await import('../src/text/llm.js');
+    const { UnknownModelError } = await import('../src/models/registry.js');
+    const { WorldParamError } = await import('../src/synth/world.js');
     for (const e of [new DataError('f', 'x'), new ConfigError('x'), new UsageError('x'), new CheckpointError('x'), new RunError('x'),
-      new NotFoundError('x'), new InvalidArgumentError('x'), new SafetensorsError('f', 'x'), new BaselineLimitError('x')]) {
+      new NotFoundError('x'), new InvalidArgumentError('x'), new UnavailableError('x'), new SafetensorsError('f', 'x'), new BaselineLimitError('x'),
+      new MemoryLimitError('x'), new LlmError('x', null, false), new UnknownModelError('x'), new WorldParamError('x')]) {
       expect(e, e.name).toBeInstanceOf(UserError);
-      expect(isUserError(e), e.name).toBe(true);
+      expect(isUserFacing(e), e.name).toBe(true);
     }
-    for (const e of [new Error('x'), new RangeError('Array buffer allocation failed'), new TypeError('x')]) expect(isUserError(e)).toBe(false);
+    for (const e of [new Error('x'), new RangeError('Array buffer allocation failed'), new TypeError('x')]) expect(isUserFacing(e)).toBe(false);
   });
 });

@@ -17,8 +17,7 @@
 import type { Command } from 'commander';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { resolveConfig } from '../config/load.js';
 import { chooseDefaults } from '../config/defaults.js';
 import type { Config } from '../config/schema.js';
@@ -35,12 +34,12 @@ import { BASELINE_LABELS, BASELINES, fitAndEvaluateBaselines } from '../baseline
 import { runEmbed } from '../text/embed.js';
 import { readProfiles, runProfile, type ProfileRecord } from '../text/profile.js';
 import { train, type TrainResult } from '../train/trainer.js';
+import { packageRoot } from '../util/package.js';
 import { Rng } from '../util/rng.js';
 import { runCommand, UsageError } from './errors.js';
 import { datasetStats, parseIntOption, summary } from './train.js';
 import { finishRun, startRun } from '../run/write.js';
 
-const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const bundledMovieLens = join(packageRoot, 'data', 'movielens-latest-small');
 
 /** The demo's interactions without the text pipeline (ratings >= minRating, random 3:1:1). */

@@ -1,30 +1,13 @@
 /**
  * One error path for the CLI: every error a user can cause (bad input file, bad config, bad flag,
- * unusable run directory, a size over the memory budget, ...) is a {@link UserError} (src/util/errors.ts)
+ * unusable run directory, a size over the memory budget, ...) is a UserError (src/util/errors.ts)
  * and is reported as ONE line on stderr with exit code 2, never a stack trace; anything else is an
  * internal error (stack trace, exit 1).
  */
-import { ConfigError } from '../config/schema.js';
-import { DataError } from '../data/errors.js';
-import { CheckpointError } from '../train/checkpoint.js';
-import { UserError } from '../util/errors.js';
+import { isUserFacing } from '../util/errors.js';
 
-export { UserError } from '../util/errors.js';
-
-export class UsageError extends UserError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-/**
- * Whether `e` is an error the user caused. Every user-facing error class extends UserError; the
- * explicit classes are kept as a safety net for a class that would lose its base by mistake.
- */
-export function isUserError(e: unknown): boolean {
-  return e instanceof UserError || e instanceof DataError || e instanceof ConfigError || e instanceof CheckpointError;
-}
+/** Re-exported for the commands (the class lives in the low layer so library code can throw it too). */
+export { UsageError } from '../util/errors.js';
 
 /** The one line printed for a user error: the message with any line breaks folded. */
 export function userErrorLine(e: unknown): string {
@@ -36,7 +19,7 @@ export async function runCommand(fn: () => Promise<void> | void): Promise<void> 
   try {
     await fn();
   } catch (e) {
-    if (isUserError(e)) {
+    if (isUserFacing(e)) {
       process.stderr.write(`${userErrorLine(e)}\n`);
       process.exit(2);
     }

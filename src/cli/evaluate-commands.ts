@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { METRIC_NAMES, type MetricName } from '../eval/index.js';
 import { evaluateRun, type EvalSplit } from '../run/evaluate.js';
 import { Recommender } from '../serve/recommender.js';
-import { openRun } from '../serve/run.js';
+import { openRun } from '../run/open.js';
 import { runCommand, UsageError } from './errors.js';
 
 function needRun(run: string | undefined): string {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `irllrec` command line. */
 import { Command } from 'commander';
+import { packageVersion } from '../util/package.js';
 import { runCommand } from './errors.js';
 import { trainCommand } from './train.js';
 import { registerDemoCommand } from './demo.js';
@@ -17,7 +18,7 @@ const program = new Command();
 program
   .name('irllrec')
   .description('LLM-enhanced, intent-aware graph recommendation (IRLLRec, RLMRec, LightGCN, ...)')
-  .version('0.1.0');
+  .version(packageVersion());
 
 program
   .command('train')

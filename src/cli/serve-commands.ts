@@ -110,7 +110,7 @@ export async function serveCommand(o: ServeCli): Promise<void> {
   const maxCost = intOpt('--max-cost', o.maxCost, 1, 100_000_000);
   await (async () => {
     const t0 = performance.now();
-    const rec = await Recommender.open(run, { data: o.data });
+    const rec = await Recommender.open(run, { data: o.data, log });
     const info = rec.info;
     log(`loaded ${info.model} on ${info.dataset}: ${info.users} users, ${info.items} items, dim ${info.dim}${info.intents ? `, ${info.intents} intents` : ''}` +
       `${info.coldStartText ? `, cold start from text via ${info.embedder}` : ''} (${((performance.now() - t0) / 1000).toFixed(1)}s, kernels ${info.kernels})`);

@@ -15,10 +15,10 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { resolveConfig } from '../config/load.js';
 import type { DataStats } from '../config/defaults.js';
-import { checkConfigAgainstData, validMetric, type Config } from '../config/schema.js';
+import { checkConfigAgainstData, trainingMode, validMetric, type Config } from '../config/schema.js';
 import { csrNnz } from '../data/csr.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
-import { loadTextVectors } from '../data/text-vectors.js';
+import { HalfRows, loadTrainingText } from '../data/text-rows.js';
 import { getKernels } from '../kernels/index.js';
 import { officialName, requiredText } from '../models/registry.js';
 import { CheckpointError } from '../train/checkpoint.js';
@@ -199,10 +199,12 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
   // the config against the data's size (k <= items, memory budget), before anything is read or written
   checkConfigAgainstData(config, datasetStats(ds));
   const need = requiredText(config.model.align);
-  const text = need.length ? loadTextVectors(meta.textDir ?? ds.dir, ds.numUsers, ds.numItems, need) : {};
+  // scalable mode reads a sample's rows per step: float16 files stay float16 in memory (half the bytes)
+  const keepFloat16 = trainingMode(config).mode === 'scalable';
+  const text = need.length ? loadTrainingText(meta.textDir ?? ds.dir, ds.numUsers, ds.numItems, need, { keepFloat16 }) : {};
   logDataset(ds, log);
   for (const line of defaultsLog) log(`defaults: ${line}`);
-  for (const k of need) log(`text ${k}: ${text[k]!.rows} x ${text[k]!.cols}`);
+  for (const k of need) log(`text ${k}: ${text[k]!.rows} x ${text[k]!.cols}${text[k] instanceof HalfRows ? ' (float16 in memory)' : ''}`);
   log(`model ${officialName(config.model.name, config.model.align)}${section}, kernels ${getKernels().info}`);
   if (startNote) log(startNote);
   const ctx = { dataset: ds, text, meta, log };

@@ -61,8 +61,18 @@ export interface Config {
     mode?: 'reference' | 'scalable';
     /** Scalable mode: the batch grows so an epoch has at most this many steps. */
     max_batches?: number;
-    /** Scalable mode: triples (and their users and items) the contrastive and alignment terms see per step. */
+    /**
+     * Scalable mode: triples (and their users and items) the contrastive and alignment terms see per
+     * step. Default 4096, smaller for text wider than 512 (defaultSampleSize).
+     */
     sample_size?: number;
+    /** Scalable mode: neighbours (drawn per step) each sampled node's interaction intent aggregates; 0 = all. */
+    intent_fanout?: number;
+    /**
+     * Scalable mode: the validation during training (early stopping, best weights) ranks this many
+     * users with validation items, drawn once; 0 = all. The final valid and test figures use every user.
+     */
+    valid_users?: number;
   };
   test: {
     k: number[];
@@ -100,6 +110,8 @@ type Kind = 'int' | 'posint' | 'number' | 'positive' | 'prob' | 'string' | 'intl
  * | train.test_step, train.patience       | 1 .. 1e6                  | epochs                                                |
  * | train.seed                            | 0 .. 2^53 - 1             | exact in JSON                                         |
  * | train.max_batches, train.sample_size  | 1 .. 1e6                  | steps per epoch / triples per contrastive sample      |
+ * | train.intent_fanout                   | 0 .. 1e6 (0: every edge)  | neighbours per node for interaction intents           |
+ * | train.valid_users                     | 0 .. 1e9 (0: every user)  | users ranked by the per-epoch validation              |
  * | test.k                                | each 1 .. 10000, <= 64 ks | official 5, 10, 20; and every k <= the dataset's items |
  *
  * Relations to the data (k <= items, the model's memory within the budget) are checked by
@@ -140,6 +152,8 @@ const TABLE: Record<string, [Kind, number?]> = Object.assign(Object.create(null)
   'train.mode': ['mode'],
   'train.max_batches': ['posint', 1e6],
   'train.sample_size': ['posint', 1e6],
+  'train.intent_fanout': ['int', 1e6],
+  'train.valid_users': ['int', 1e9],
   'test.k': ['intlist', 10000],
   'test.batch_size': ['posint', 1e6],
 } satisfies Record<string, [Kind, number?]>);
@@ -365,16 +379,36 @@ export interface TrainingMode {
   mode: 'reference' | 'scalable';
   maxBatches: number;
   sampleSize: number | null;
+  /** Neighbours per node for the sample's interaction intents (null: every edge). */
+  intentFanout: number | null;
+  /** Users the per-epoch validation ranks (null: every user with validation items). */
+  validUsers: number | null;
 }
 
-export const SCALABLE_DEFAULTS = { maxBatches: 32, sampleSize: 4096 } as const;
+export const SCALABLE_DEFAULTS = { maxBatches: 32, sampleSize: 4096, intentFanout: 32, validUsers: 50_000 } as const;
 
-export function trainingMode(cfg: Config): TrainingMode {
-  if (cfg.train.mode !== 'scalable') return { mode: 'reference', maxBatches: Infinity, sampleSize: null };
+/**
+ * The default alignment sample for text vectors `width` wide: 4096 triples up to 512 wide, then the
+ * largest power of two (at least 256) with sample x width <= 4096 x 512, so a step's text-tower
+ * work stays bounded (1536-wide: 1024, 3072-wide: 512).
+ */
+export function defaultSampleSize(width: number): number {
+  let s = SCALABLE_DEFAULTS.sampleSize;
+  while (s > 256 && s * width > SCALABLE_DEFAULTS.sampleSize * 512) s /= 2;
+  return s;
+}
+
+/** `textWidth`: the widest text vectors the model reads (sets the default sample size). */
+export function trainingMode(cfg: Config, textWidth = 0): TrainingMode {
+  if (cfg.train.mode !== 'scalable') return { mode: 'reference', maxBatches: Infinity, sampleSize: null, intentFanout: null, validUsers: null };
+  const fanout = cfg.train.intent_fanout ?? SCALABLE_DEFAULTS.intentFanout;
+  const validUsers = cfg.train.valid_users ?? SCALABLE_DEFAULTS.validUsers;
   return {
     mode: 'scalable',
     maxBatches: cfg.train.max_batches ?? SCALABLE_DEFAULTS.maxBatches,
-    sampleSize: cfg.train.sample_size ?? SCALABLE_DEFAULTS.sampleSize,
+    sampleSize: cfg.train.sample_size ?? defaultSampleSize(textWidth),
+    intentFanout: fanout === 0 ? null : fanout,
+    validUsers: validUsers === 0 ? null : validUsers,
   };
 }
 

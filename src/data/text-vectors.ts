@@ -21,7 +21,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
-import type { TextVectors } from '../models/alignment/types.js';
+import type { TextVectors } from './text-types.js';
 import { DataError } from './errors.js';
 import { openNpyRows, readNpyFloat32, readNumpyPickle, type NpyRows } from './formats/numpy.js';
 

@@ -150,11 +150,10 @@ class BlockScorer {
     this.scores = new Float32Array(this.batchSize * numItems);
   }
 
-  /** Scores users (length <= batchSize) into this.scores[0 .. users.length * numItems). */
-  score(users: Int32Array, mask: CsrPattern | undefined): void {
+  /** Scores users (length <= batchSize) into `out` (users.length x numItems), raw. */
+  scoreInto(users: Int32Array, out: Float32Array): void {
     const b = users.length;
     const n = this.numItems;
-    const out = this.scores.subarray(0, b * n);
     const { kernels, scoreBlock } = this.opts;
     if (scoreBlock) {
       scoreBlock(users, out);
@@ -165,14 +164,72 @@ class BlockScorer {
       // (b x dim) @ (numItems x dim)^T
       kernels.gemm(false, true, b, n, dim, 1, ub, Math.max(1, dim), this.opts.itemEmb!, Math.max(1, dim), 0, out, n);
     }
-    if (mask) {
-      const { indptr, indices } = mask;
-      for (let r = 0; r < b; r++) {
-        const u = users[r];
-        const o = r * n;
-        for (let p = indptr[u], e = indptr[u + 1]; p < e; p++) out[o + indices[p]] = MASK_SCORE;
-      }
+  }
+
+  /** Sets the masked entries of a score block of `users` to MASK_SCORE. */
+  static mask(users: Int32Array, mask: CsrPattern, out: Float32Array, n: number): void {
+    const { indptr, indices } = mask;
+    for (let r = 0; r < users.length; r++) {
+      const u = users[r];
+      const o = r * n;
+      for (let p = indptr[u], e = indptr[u + 1]; p < e; p++) out[o + indices[p]] = MASK_SCORE;
     }
+  }
+
+  /** Blocked top-k over `users` (blocks of batchSize), masked with `mask`; see blockedTopK. */
+  topK(users: Int32Array, k: number, mask: CsrPattern | undefined, onBlock: (start: number, users: Int32Array, idx: Int32Array, val: Float32Array) => void): void {
+    const n = this.numItems;
+    blockedTopK({
+      kernels: this.opts.kernels, rows: users.length, numItems: n, k, batchSize: this.batchSize, scratch: this.scores,
+      score: (s, b, out) => this.scoreInto(users.subarray(s, s + b), out),
+      mask: mask ? (s, b, out) => BlockScorer.mask(users.subarray(s, s + b), mask, out, n) : undefined,
+      onBlock: (s, b, idx, val) => onBlock(s, users.subarray(s, s + b), idx, val),
+    });
+  }
+}
+
+export interface BlockedTopKOptions {
+  kernels: Kernels;
+  /** Query rows to rank for. */
+  rows: number;
+  /** Columns (items) of every score row. */
+  numItems: number;
+  /** Top-k per row (at most numItems). */
+  k: number;
+  /** Rows per score block. */
+  batchSize: number;
+  /** Writes the raw scores of rows [start, start + b) into `out` (b x numItems). */
+  score: (start: number, b: number, out: Float32Array) => void;
+  /** Edits (masks) the scores of rows [start, start + b) in place. */
+  mask?: (start: number, b: number, scores: Float32Array) => void;
+  /** Receives each block's top-k, best first: views (b x k) into buffers reused by the next block. */
+  onBlock: (start: number, b: number, idx: Int32Array, val: Float32Array) => void;
+  /** A score buffer to reuse (at least min(batchSize, rows) x numItems entries). */
+  scratch?: Float32Array;
+}
+
+/**
+ * The blocked top-k scorer evaluation and serving both rank with: for blocks of at most
+ * `batchSize` rows, one [b x numItems] score block (one buffer, reused), masked in place, then
+ * `kernels.topkRows` (ties: lower item index first). Memory: the score buffer and b x k top-k
+ * buffers, whatever the number of rows.
+ */
+export function blockedTopK(o: BlockedTopKOptions): void {
+  const { kernels, rows, numItems: n, k } = o;
+  if (rows <= 0) return;
+  const bs = Math.max(1, Math.min(o.batchSize, rows));
+  const S = o.scratch && o.scratch.length >= bs * n ? o.scratch : new Float32Array(bs * n);
+  const idx = new Int32Array(bs * k);
+  const val = new Float32Array(bs * k);
+  for (let s = 0; s < rows; s += bs) {
+    const b = Math.min(bs, rows - s);
+    const block = S.subarray(0, b * n);
+    o.score(s, b, block);
+    o.mask?.(s, b, block);
+    const bi = idx.subarray(0, b * k);
+    const bv = val.subarray(0, b * k);
+    kernels.topkRows(b, n, block, k, bi, bv);
+    o.onBlock(s, b, bi, bv);
   }
 }
 
@@ -198,7 +255,7 @@ export function evaluatedUsers(groundTruth: CsrPattern, numUsers: number): Int32
  * row-major. Masked items (score -1e8) can still appear when fewer than k items are unmasked.
  */
 export function topKForUsers(opts: TopKOptions): Int32Array {
-  const { users, k, numUsers, numItems, mask, kernels } = opts;
+  const { users, k, numUsers, numItems, mask } = opts;
   if (!Number.isInteger(k) || k <= 0) throw new Error(`topKForUsers: invalid k ${k}`);
   if (k > numItems) throw new Error(`topKForUsers: k (${k}) > numItems (${numItems})`);
   checkUsers(users, numUsers);
@@ -209,15 +266,10 @@ export function topKForUsers(opts: TopKOptions): Int32Array {
   const out = new Int32Array(users.length * k);
   if (users.length === 0) return out;
   const scorer = new BlockScorer(opts, users.length);
-  const bs = scorer.batchSize;
-  const vals = new Float32Array(bs * k);
-  for (let s = 0; s < users.length; s += bs) {
-    const batch = users.subarray(s, Math.min(users.length, s + bs));
-    const b = batch.length;
-    scorer.score(batch, mask);
-    kernels.topkRows(b, numItems, scorer.scores.subarray(0, b * numItems), k, out.subarray(s * k, (s + b) * k), vals.subarray(0, b * k));
-    if (opts.outScores) opts.outScores.set(vals.subarray(0, b * k), s * k);
-  }
+  scorer.topK(users, k, mask, (s, _batch, idx, val) => {
+    out.set(idx, s * k);
+    if (opts.outScores) opts.outScores.set(val, s * k);
+  });
   return out;
 }
 
@@ -226,7 +278,7 @@ export function topKForUsers(opts: TopKOptions): Int32Array {
  * The result does not depend on `batchSize`.
  */
 export function evaluateFullRanking(opts: FullRankingOptions): FullRankingResult {
-  const { kernels, numUsers, numItems, trainMask, groundTruth, onUser } = opts;
+  const { numUsers, numItems, trainMask, groundTruth, onUser } = opts;
   const ks = checkKs(opts.ks);
   const K = Math.max(...ks);
   if (K > numItems) throw new Error(`evaluateFullRanking: max(ks) = ${K} > numItems (${numItems})`);
@@ -237,20 +289,13 @@ export function evaluateFullRanking(opts: FullRankingOptions): FullRankingResult
   const users = evaluatedUsers(groundTruth, numUsers);
   if (users.length > 0) {
     const scorer = new BlockScorer(opts, users.length);
-    const bs = scorer.batchSize;
-    const topIdx = new Int32Array(bs * K);
-    const topVal = new Float32Array(bs * K);
     const hits = new Uint8Array(K);
     // stamp[item] === u + 1 <=> item is in u's ground truth (no clearing between users).
     const stamp = new Int32Array(numItems);
     const gtp = groundTruth.indptr;
     const gti = groundTruth.indices;
-    for (let s = 0; s < users.length; s += bs) {
-      const batch = users.subarray(s, Math.min(users.length, s + bs));
-      const b = batch.length;
-      scorer.score(batch, trainMask);
-      kernels.topkRows(b, numItems, scorer.scores.subarray(0, b * numItems), K, topIdx, topVal);
-      for (let r = 0; r < b; r++) {
+    scorer.topK(users, K, trainMask, (_s, batch, topIdx) => {
+      for (let r = 0; r < batch.length; r++) {
         const u = batch[r];
         const tag = u + 1;
         const g0 = gtp[u];
@@ -262,7 +307,7 @@ export function evaluateFullRanking(opts: FullRankingOptions): FullRankingResult
         acc.addExposure(topIdx, o);
         if (onUser) onUser(u, topIdx.subarray(o, o + K), v);
       }
-    }
+    });
   }
   return acc.result();
 }

@@ -6,7 +6,7 @@
  */
 import { DataError, readFileForData } from '../data/errors.js';
 import { iterateCsv } from '../data/formats/csv.js';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../util/errors.js';
 
 export interface Table {
   file: string;

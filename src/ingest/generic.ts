@@ -10,7 +10,7 @@
 import { DataError } from '../data/errors.js';
 import { columnIndex, parseMapping, parseNumber, parseTime, readTable, resolveSeparator } from './delimited.js';
 import { cleanText, type EntityMeta, type RawData, type RawRow } from './types.js';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../util/errors.js';
 
 export interface GenericOptions {
   interactions?: string;

@@ -9,8 +9,8 @@
  */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError } from '../cli/errors.js';
-import { packageVersion } from '../text/package.js';
+import { UsageError } from '../util/errors.js';
+import { packageVersion } from '../util/package.js';
 import { readAmazon2018 } from './amazon2018.js';
 import { readGeneric } from './generic.js';
 import { readMovieLensDir } from './movielens.js';

@@ -8,7 +8,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { DataError } from '../data/errors.js';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../util/errors.js';
 import { parseMapping, readTable } from './delimited.js';
 import { INTERACTION_KEYS, rowsFromTable } from './generic.js';
 import { cleanText, type EntityMeta, type RawData } from './types.js';

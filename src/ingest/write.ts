@@ -6,7 +6,7 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { Interactions } from '../data/dataset.js';
 import { fsReason, outputProblem } from '../util/atomic.js';
 import type { CorpusRecord, PipelineResult } from './pipeline.js';

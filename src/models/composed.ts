@@ -20,6 +20,8 @@ export class ComposedModel implements RecModel {
    * the sample's users and items instead of against every user or node (docs/models.md).
    */
   sampleSize: number | null = null;
+  /** Scalable mode: neighbours per node for the sample's interaction intents (null: every edge). */
+  intentFanout: number | null = null;
 
   constructor(
     readonly name: string,
@@ -56,7 +58,7 @@ export class ComposedModel implements RecModel {
     ];
     const s = sample === batch ? full : pick(sample);
     for (const a of this.alignments) {
-      terms.push(...a.terms({ batch: sample, rnd, backbone: this.backbone, out, intentOut: fwd.intent, intents: fwd.intents, ...s, scalable }));
+      terms.push(...a.terms({ batch: sample, rnd, backbone: this.backbone, out, intentOut: fwd.intent, intents: fwd.intents, ...s, scalable, intentFanout: this.intentFanout }));
     }
     const total = sumScalars(terms.map(([, t]) => t));
     const parts: Record<string, number> = {};

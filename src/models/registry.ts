@@ -9,7 +9,7 @@ import type { Rng } from '../util/rng.js';
 import { IntentAlignment } from './alignment/irllrec.js';
 import { ProfileContrast } from './alignment/rlmrec-con.js';
 import { MaskedReconstruction } from './alignment/rlmrec-gen.js';
-import type { Alignment, TextVectors } from './alignment/types.js';
+import type { Alignment, TextVectors, TrainingText } from './alignment/types.js';
 import { LightGCNBackbone } from './backbones/lightgcn.js';
 import { SGLBackbone } from './backbones/sgl.js';
 import { SimGCLBackbone } from './backbones/simgcl.js';
@@ -91,7 +91,7 @@ function createBackbone(cfg: Config, adj: NormalizedAdjacency): Backbone {
   }
 }
 
-function createAlignment(cfg: Config, adj: NormalizedAdjacency, text: TextVectors): Alignment[] {
+function createAlignment(cfg: Config, adj: NormalizedAdjacency, text: TrainingText): Alignment[] {
   const m = cfg.model;
   const d = m.embedding_size;
   switch (m.align) {
@@ -115,10 +115,17 @@ function createAlignment(cfg: Config, adj: NormalizedAdjacency, text: TextVector
   }
 }
 
-export function createModel(cfg: Config, adj: NormalizedAdjacency, rng: Rng, text: TextVectors = {}): RecModel {
+export function createModel(cfg: Config, adj: NormalizedAdjacency, rng: Rng, text: TrainingText = {}): RecModel {
   const missing = requiredText(cfg.model.align).filter((k) => !text[k]);
-  if (missing.length) throw new Error(`${officialName(cfg.model.name, cfg.model.align)} needs text vectors: ${missing.join(', ')}`);
+  if (missing.length) throw new UserError(`${officialName(cfg.model.name, cfg.model.align)} needs text vectors: ${missing.join(', ')}`);
   const model = new ComposedModel(officialName(cfg.model.name, cfg.model.align), createBackbone(cfg, adj), createAlignment(cfg, adj, text), cfg.model.reg_weight, rng);
-  model.sampleSize = trainingMode(cfg).sampleSize;
+  const tm = trainingMode(cfg, textWidth(text));
+  model.sampleSize = tm.sampleSize;
+  model.intentFanout = tm.intentFanout;
   return model;
+}
+
+/** The widest text vectors of a model's inputs (0 without text). */
+export function textWidth(text: TrainingText): number {
+  return Math.max(0, ...Object.values(text).map((t) => t?.cols ?? 0));
 }

@@ -16,14 +16,14 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { BASELINE_LABELS, BASELINES, fitAndEvaluateBaselines, type BaselineName, type BaselineRunResult } from '../baselines/index.js';
-import { UsageError } from '../cli/errors.js';
 import type { Dataset } from '../data/dataset.js';
 import { higherIsBetter, METRIC_NAMES, type MetricName } from '../eval/metrics.js';
 import { RUN_DATA_FILES } from '../run/layout.js';
 import { loadRunDataset, readRunData, type RunData } from '../run/snapshot.js';
-import { fsReason, outputProblem, writeFileAtomic } from '../util/atomic.js';
-import { openRun, readRunInfo, type RunInfo } from '../serve/run.js';
+import { openRun, readRunInfo, type RunInfo } from '../run/open.js';
 import { Recommender, type Explanation } from '../serve/recommender.js';
+import { fsReason, outputProblem, writeFileAtomic } from '../util/atomic.js';
+import { UsageError } from '../util/errors.js';
 import { barChart, esc, fmt, lineChart, PALETTE, scatter, type Bar, type Marker, type ScatterPoint, type Series } from './svg.js';
 
 export interface ReportOptions {

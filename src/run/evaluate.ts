@@ -17,7 +17,7 @@ import type { CsrPattern } from '../data/csr.js';
 import type { Dataset } from '../data/dataset.js';
 import { flattenMetrics, REPORT_METRICS, type MetricName } from '../eval/index.js';
 import type { RecModel } from '../models/types.js';
-import type { LoadedRun } from '../serve/run.js';
+import type { LoadedRun } from './open.js';
 import { checkpointDir, readJson } from '../train/checkpoint.js';
 import { rankSplit, type TrainState } from '../train/trainer.js';
 import { Rng } from '../util/rng.js';

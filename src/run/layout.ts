@@ -1,6 +1,6 @@
 /**
  * The layout of a run directory (what `irllrec train --out RUN` writes), in one place for the
- * writers (src/cli/train.ts, ./snapshot.ts) and the readers (src/serve/run.ts, ./evaluate.ts):
+ * writers (src/cli/train.ts, ./snapshot.ts) and the readers (./open.ts, ./evaluate.ts):
  *
  * ```text
  * RUN/
@@ -19,15 +19,18 @@
  *     users.tsv items.tsv               the id maps (or the official *_user.json / *_item.json)
  *     usr_prf.npy itm_prf.npy usr_int.npy itm_int.npy   the text vectors the model used (float32, or float16 when the source was)
  *     text/users.jsonl text/items.jsonl text/profile.json   profiles and intents (explanations,
- *                                                        the local embedder's fold-in)
+ *                                                        the approximate fold-in of older datasets)
  *     embed.json         the text embedder (cold start from raw text)
+ *     embed-local.json embed-local-profile.npy embed-local-intent.npy   the local embedder's saved
+ *                        fit, when embed.json refers to it (exact cold start from raw text)
  * ```
  */
 import { join } from 'node:path';
 import { TEXT_FILES } from '../data/text-vectors.js';
-import type { TextVectors } from '../models/alignment/types.js';
-import { EMBED_MANIFEST } from '../text/embed.js';
-import { PROFILE_FILES } from '../text/profile.js';
+import type { TextVectors } from '../data/text-types.js';
+import { EMBED_MANIFEST } from '../text/embed-files.js';
+import { LOCAL_MODEL_FILES } from '../text/local-model.js';
+import { PROFILE_FILES } from '../text/profile-files.js';
 
 /** Files at the top of a run directory. */
 export const RUN_FILES = {
@@ -59,6 +62,8 @@ export const RUN_DATA_FILES = {
   profiles: PROFILE_FILES,
   /** The name readEmbedManifest reads. */
   embed: EMBED_MANIFEST,
+  /** The local embedder's saved fit (beside embed.json, copied when embed.json refers to it). */
+  localModel: LOCAL_MODEL_FILES,
 } as const;
 
 /** Version of dataset.json's format. */

@@ -7,7 +7,7 @@
  * the splits (from the dataset as loaded, so pickled splits become TSV), the id maps, the text
  * vectors the model was built with (.npy: float32, or float16 when the source file was float16, so
  * the copy is no larger than the source; official pickles are converted), the profiles and
- * intents, and embed.json. The copy is built in a temporary directory beside it and renamed into
+ * intents, and embed.json (with the local embedder's saved fit when it refers to one). The copy is built in a temporary directory beside it and renamed into
  * place; dataset.json, written last, lists every file with its size and SHA-256, so a half-copied
  * or damaged run is refused instead of answering differently.
  */
@@ -22,16 +22,19 @@ import { assemble, type Dataset, type Interactions } from '../data/dataset.js';
 import { isFloat16Exact, readNpyHeader, writeNpy } from '../data/formats/numpy.js';
 import { readInteractionsTsv } from '../data/formats/tsv.js';
 import { findTextFile } from '../data/text-vectors.js';
-import type { TextVectors } from '../models/alignment/types.js';
-import { pickIdMap } from '../serve/ids.js';
-import { RunError } from '../serve/errors.js';
+import type { TextVectors } from '../data/text-types.js';
+import { denseText, HalfRows, type TrainingText } from '../data/text-rows.js';
+import { readEmbedManifest } from '../text/embed-files.js';
+import { localModelFiles } from '../text/local-model.js';
+import { pickIdMap } from './ids.js';
+import { RunError } from './errors.js';
 import { RUN_DATA_FILES, RUN_DATA_VERSION, runDataDir, type RunDataManifest } from './layout.js';
 
 export interface RunDataSource {
   /** The dataset as training loaded it. */
   dataset: Dataset;
   /** The text vectors the model was built with. */
-  text: TextVectors;
+  text: TrainingText;
   /** Where the text vectors (and embed.json) were read from: run.json's textDir, else the dataset directory. */
   textDir: string | null;
   log?: (line: string) => void;
@@ -184,8 +187,13 @@ export function writeRunData(runDir: string, src: RunDataSource): RunDataManifes
       if (!t) continue;
       const rel = RUN_DATA_FILES.text[kind];
       const source = findTextFile(textDir, kind);
-      writeNpy(join(tmp, rel), [t.rows, t.cols], t.data, { dtype: keepsFloat16(source, t.data) ? 'float16' : 'float32' });
-      record(rel);
+      // a float16 table kept as float16 holds exactly the source file's values: copy the file
+      if (t instanceof HalfRows && source?.endsWith('.npy')) copy(source, rel);
+      else {
+        const data = denseText(t).data;
+        writeNpy(join(tmp, rel), [t.rows, t.cols], data, { dtype: keepsFloat16(source, data) ? 'float16' : 'float32' });
+        record(rel);
+      }
       text.push({ kind, file: rel, rows: t.rows, cols: t.cols, source });
     }
     // profiles and intents (explanations, the local embedder's fold-in)
@@ -202,6 +210,15 @@ export function writeRunData(runDir: string, src: RunDataSource): RunDataManifes
       if (existsSync(f)) {
         copy(f, RUN_DATA_FILES.embed);
         embed = true;
+        // the local embedder's saved fit, beside it (exact cold start from raw text)
+        const ref = readEmbedManifest(d)?.local?.model;
+        if (ref) {
+          try {
+            for (const rel of localModelFiles(d, ref)) copy(join(d, rel), rel);
+          } catch (e) {
+            src.log?.(`run data: the local embedder's saved fit not copied (${(e as Error).message}); cold start from raw text will not work from this run's copy`);
+          }
+        }
         break;
       }
     }

@@ -27,7 +27,7 @@ import { CheckpointError, locateCheckpoint, MANIFEST_FILE, MANIFEST_VERSION, typ
 import type { TrainState } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { decodeSafetensors, parseSafetensorsHeader, SafetensorsError, type NamedArray, type SafetensorsHeader } from '../util/safetensors.js';
-import { RunError } from '../serve/errors.js';
+import { RunError } from './errors.js';
 import { RUN_DATA_FILES, RUN_FILES } from './layout.js';
 import { readRunData, type RunData } from './snapshot.js';
 

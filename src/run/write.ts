@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Dataset } from '../data/dataset.js';
-import type { TextVectors } from '../models/alignment/types.js';
+import type { TrainingText } from '../data/text-rows.js';
 import type { TrainResult } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { writeSafetensors } from '../util/safetensors.js';
@@ -17,7 +17,7 @@ import { RUN_MANIFEST_FILES, RUN_START_FILES, writeManifest, type RunMetaFile } 
 
 export interface RunWriteContext {
   dataset: Dataset;
-  text: TextVectors;
+  text: TrainingText;
   meta: RunMetaFile;
   log: (line: string) => void;
 }

@@ -36,10 +36,5 @@ export class UnavailableError extends RecommenderError {
   }
 }
 
-/** A run directory that cannot be opened (missing files, moved dataset, ...). */
-export class RunError extends UserError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RunError';
-  }
-}
+/** A run directory that cannot be opened (owned by the run layer; re-exported with the serving errors). */
+export { RunError } from '../run/errors.js';

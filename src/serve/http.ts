@@ -23,6 +23,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { UserError } from '../util/errors.js';
 import { NotFoundError, RecommenderError } from './errors.js';
 import type { ColdStartInput, ColdStartOptions, Id, RecommendOptions, Recommender } from './recommender.js';
 
@@ -50,9 +51,11 @@ export interface ServeOptions {
   errorLog?: (line: string) => void;
 }
 
-class HttpError extends Error {
+/** A request the service refuses (bad body, unknown route, too much work): the client's error, a 4xx answer. */
+class HttpError extends UserError {
   constructor(readonly status: number, readonly code: string, message: string, readonly headers: Record<string, string> = {}) {
     super(message);
+    this.name = 'HttpError';
   }
 }
 

@@ -1,4 +1,8 @@
-/** Public serving API: the Recommender, its HTTP service, exports and the report. */
+/**
+ * Public serving API: the Recommender, its HTTP service and exports, with the run-directory API it
+ * stands on (opening, verifying and re-evaluating runs, from src/run/). The report is exported by
+ * src/index.ts: it sits above serving (src/report/ uses the Recommender for its examples).
+ */
 export {
   Recommender, RecommendQuery, checkK,
   type Id, type RecommendOptions, type ScoredItem, type UserRecommendations, type SimilarOptions, type ItemNeighbours,
@@ -6,9 +10,9 @@ export {
   type RecommenderInfo, type RecommenderOpenOptions, type RecommenderParts, type ScorePair, type PairScore,
 } from './recommender.js';
 export { RecommenderError, NotFoundError, InvalidArgumentError, UnavailableError, RunError } from './errors.js';
-export { IdMap, loadIdMaps, pickIdMap, type IdSource } from './ids.js';
+export { IdMap, loadIdMaps, pickIdMap, type IdSource } from '../run/ids.js';
 export { computeIntents, type IntentModel } from './intents.js';
-export { openRun, readRunInfo, type LoadedRun, type RunInfo, type RunHistory, type RunMeta, type OpenRunOptions } from './run.js';
+export { openRun, readRunInfo, type LoadedRun, type RunInfo, type RunHistory, type RunMeta, type OpenRunOptions } from '../run/open.js';
 export { RUN_FILES, RUN_DATA_FILES, runDataDir, type RunDataManifest } from '../run/layout.js';
 export { writeRunData, readRunData, loadRunDataset, type RunData, type RunDataSource } from '../run/snapshot.js';
 export { evaluateRun, reportMetrics, type EvaluateRunOptions, type RunEvaluation, type EvalSplit } from '../run/evaluate.js';
@@ -18,4 +22,3 @@ export {
 } from './embedder.js';
 export { createHandler, serveRecommender, type ServeOptions, type RecommenderService } from './http.js';
 export { exportRun, loadLanceDb, EXPORT_FORMATS, type ExportFormat, type ExportSummary } from './export.js';
-export { renderReport, writeReport, type ReportOptions } from '../report/report.js';

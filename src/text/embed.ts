@@ -27,10 +27,14 @@ import { UserError } from '../util/errors.js';
 import { crashPoint } from '../util/fault.js';
 import { Progress } from '../util/progress.js';
 import { displayUrl, LlmError, OpenAiClient, type LlmConfig } from './llm.js';
-import { DEFAULT_LOCAL, embedLocal, type LocalEmbedOptions } from './local-embed.js';
-import { packageVersion } from './package.js';
-import { PROFILE_FILES, readProfiles, type ProfileRecord } from './profile.js';
+import { EMBED_CACHE, EMBED_MANIFEST, embeddingTexts, type EmbedKind } from './embed-files.js';
+import { DEFAULT_LOCAL, embedLocal, type LocalEmbedOptions, type LocalTextModel } from './local-embed.js';
+import { writeLocalModels, type LocalKind } from './local-model.js';
+import { packageVersion } from '../util/package.js';
+import { PROFILE_FILES, readProfiles } from './profile-files.js';
 import { acquireLock, JsonlStore } from './store.js';
+
+export { EMBED_CACHE, EMBED_MANIFEST, embeddingTexts } from './embed-files.js';
 
 interface CachedVector {
   key: string;
@@ -39,8 +43,6 @@ interface CachedVector {
   vector: string;
 }
 
-export const EMBED_MANIFEST = 'embed.json';
-export const EMBED_CACHE = join(DATASET_FILES.cache, 'embeddings.jsonl');
 
 export interface EmbedOptions {
   dir: string;
@@ -84,18 +86,12 @@ export interface EmbedSummary {
   seconds: number;
 }
 
-type Kind = 'usrPrf' | 'itmPrf' | 'usrInt' | 'itmInt';
+type Kind = EmbedKind;
 const KINDS: Kind[] = ['usrPrf', 'itmPrf', 'usrInt', 'itmInt'];
 
 /** OpenAI models that take the `dimensions` parameter (shortened embeddings). */
 export function takesDimensions(model: string): boolean {
   return /(^|[/:])text-embedding-3-/.test(model);
-}
-
-export function embeddingTexts(users: ProfileRecord[], items: ProfileRecord[]): Record<Kind, string[]> {
-  const prf = (r: ProfileRecord) => String(r.profile.summarization ?? '');
-  const int = (r: ProfileRecord) => String(r.intent.intent ?? '');
-  return { usrPrf: users.map(prf), itmPrf: items.map(prf), usrInt: users.map(int), itmInt: items.map(int) };
 }
 
 function sha(b: string | Uint8Array): string {
@@ -208,6 +204,7 @@ export async function runEmbed(o: EmbedOptions): Promise<EmbedSummary> {
   try {
     const mats: Partial<Record<Kind, { data: Float32Array; rows: number; width: number }>> = {};
     let local: Record<string, unknown> | null = null;
+    const fits: Partial<Record<LocalKind, { model: LocalTextModel; texts: number; fitError: number }>> = {};
     if (o.provider === 'local') {
       const lo: LocalEmbedOptions = { ...DEFAULT_LOCAL, ...o.local, dim: dimAsked! };
       s.model = `tfidf-svd-${lo.dim}`;
@@ -220,6 +217,8 @@ export async function runEmbed(o: EmbedOptions): Promise<EmbedSummary> {
         mats[i] = { data: e.vectors.slice(nu * e.width), rows: e.rows - nu, width: e.width };
         (local.vocabulary as Record<string, number>)[name] = e.vocabulary;
         (local.explained_variance as Record<string, number>)[name] = Math.round(e.explained * 10000) / 10000;
+        fits[name] = { model: e.model, texts: e.rows, fitError: e.fitError };
+        if (e.fitError > 1e-6) log(`embed ${name}: the saved model reproduces the vectors to ${e.fitError.toExponential(1)} only (numerically degenerate texts?)`);
         if (e.width < lo.dim) log(`embed ${name}: only ${e.width} components exist (${e.rows} texts, vocabulary ${e.vocabulary}), so the width is ${e.width}, not ${lo.dim}`);
         log(`embed ${name}: ${e.rows} texts, vocabulary ${e.vocabulary}, width ${e.width}, explained ${(e.explained * 100).toFixed(1)}% (${((performance.now() - t1) / 1000).toFixed(1)}s)`);
       }
@@ -254,6 +253,12 @@ export async function runEmbed(o: EmbedOptions): Promise<EmbedSummary> {
       s.clamped += clamped;
       files[TEXT_FILES[k].npy] = { rows: m.rows, width: m.width, dtype, sha256: shaFile(path) };
       s.files.push(path);
+    }
+    if (local) {
+      // the fit, for cold start from raw text (written before embed.json, which refers to it)
+      const { files: written, ref } = writeLocalModels(out, fits, { dim: local.dim, seed: local.seed, max_features: local.max_features, min_df: o.local?.minDf ?? null, max_df_ratio: local.max_df_ratio, iterations: local.iterations });
+      local.model = ref;
+      s.files.push(...written);
     }
     const prompts = pm.prompts as { hash?: string } | undefined;
     const manifest = {

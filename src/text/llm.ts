@@ -9,7 +9,7 @@
 import { setMaxListeners } from 'node:events';
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { ChatMessage } from './tasks.js';
 
 /** Keep-alive agents (node:http is several times cheaper per request than fetch on loopback). */
@@ -21,6 +21,7 @@ interface HttpResponse {
   text: string;
 }
 
+/** Internal: a failed HTTP attempt, always turned into a (user-facing) LlmError by LlmClient.once; never escapes this module. */
 class TransportError extends Error {
   constructor(message: string, readonly kind: 'timeout' | 'network' | 'read', readonly status: number | null = null) {
     super(message);

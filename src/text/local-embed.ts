@@ -4,6 +4,11 @@
  * TypeScript: no weights, no downloads, deterministic for a given seed (the same numbers on every
  * machine with the same Node). Output rows are L2-normalised (an empty text gets the normalised
  * mean direction, so no row is zero).
+ *
+ * The fit is also returned as a {@link LocalTextModel} (vocabulary, idf, the cols x width
+ * projection, the fallback direction): `applyLocalModel` embeds any text with it, and gives a
+ * training text the vector the fit gave it (to ~1e-12; `fitError` is the largest difference seen).
+ * `irllrec embed` saves it (./local-model.ts) so cold start embeds new text exactly as the fit did.
  */
 import { Rng } from '../util/rng.js';
 import { terms } from './tokenize.js';
@@ -23,6 +28,22 @@ export interface LocalEmbedOptions {
 
 export const DEFAULT_LOCAL: LocalEmbedOptions = { dim: 64, seed: 2023, maxFeatures: 30000, maxDfRatio: 0.9, iterations: 3 };
 
+/**
+ * A fitted local embedder for one kind of text: TF-IDF with `vocabulary` (sorted) and `idf`, then
+ * the linear map `projection` (vocabulary x width, row-major) that reproduces the truncated SVD's
+ * document vectors (U_k Sigma_k with the fit's signs), then L2 normalisation; a text with no
+ * vocabulary term gets `fallback` (the normalised mean direction of the fit's vectors).
+ */
+export interface LocalTextModel {
+  vocabulary: string[];
+  idf: Float64Array;
+  width: number;
+  projection: Float64Array;
+  fallback: Float64Array;
+  /** term -> column (built from `vocabulary`) */
+  index: ReadonlyMap<string, number>;
+}
+
 export interface LocalEmbedding {
   vectors: Float32Array;
   rows: number;
@@ -30,9 +51,13 @@ export interface LocalEmbedding {
   vocabulary: number;
   /** share of the TF-IDF matrix's squared Frobenius norm the kept components explain */
   explained: number;
+  /** the fit, to embed new text exactly as these vectors were made */
+  model: LocalTextModel;
+  /** largest |applyLocalModel(model, doc) - vectors row| over the fit's documents */
+  fitError: number;
 }
 
-interface Csr {
+export interface Csr {
   rows: number;
   cols: number;
   indptr: Int32Array;
@@ -40,7 +65,7 @@ interface Csr {
   values: Float64Array;
 }
 
-export function tfidf(docs: string[], o: Pick<LocalEmbedOptions, 'maxFeatures' | 'minDf' | 'maxDfRatio'>): { m: Csr; vocabulary: string[] } {
+export function tfidf(docs: string[], o: Pick<LocalEmbedOptions, 'maxFeatures' | 'minDf' | 'maxDfRatio'>): { m: Csr; vocabulary: string[]; idf: Float64Array } {
   const toks = docs.map((d) => terms(d));
   const df = new Map<string, number>();
   for (const t of toks) for (const w of new Set(t)) df.set(w, (df.get(w) ?? 0) + 1);
@@ -57,30 +82,39 @@ export function tfidf(docs: string[], o: Pick<LocalEmbedOptions, 'maxFeatures' |
   const idx: number[] = [];
   const val: number[] = [];
   toks.forEach((t, r) => {
-    const tf = new Map<number, number>();
-    for (const w of t) {
-      const j = index.get(w);
-      if (j !== undefined) tf.set(j, (tf.get(j) ?? 0) + 1);
+    const row = tfidfRow(t, index, idf);
+    for (let p = 0; p < row.idx.length; p++) {
+      idx.push(row.idx[p]!);
+      val.push(row.val[p]!);
     }
-    const cols = [...tf.keys()].sort((a, b) => a - b);
-    let norm = 0;
-    const vs = cols.map((j) => {
-      const v = (1 + Math.log(tf.get(j)!)) * idf[j]!;
-      norm += v * v;
-      return v;
-    });
-    norm = Math.sqrt(norm) || 1;
-    cols.forEach((j, k) => {
-      idx.push(j);
-      val.push(vs[k]! / norm);
-    });
     indptr[r + 1] = idx.length;
   });
-  return { m: { rows: n, cols: vocab.length, indptr, indices: Int32Array.from(idx), values: Float64Array.from(val) }, vocabulary: vocab.map(([w]) => w) };
+  return { m: { rows: n, cols: vocab.length, indptr, indices: Int32Array.from(idx), values: Float64Array.from(val) }, vocabulary: vocab.map(([w]) => w), idf };
+}
+
+/**
+ * The TF-IDF row of one tokenised text (the one implementation, for the fit and for new text):
+ * column indices ascending, values (1 + ln tf) * idf, L2-normalised (an empty row stays empty).
+ */
+export function tfidfRow(tokens: readonly string[], index: ReadonlyMap<string, number>, idf: Float64Array): { idx: number[]; val: number[] } {
+  const tf = new Map<number, number>();
+  for (const w of tokens) {
+    const j = index.get(w);
+    if (j !== undefined) tf.set(j, (tf.get(j) ?? 0) + 1);
+  }
+  const idx = [...tf.keys()].sort((a, b) => a - b);
+  let norm = 0;
+  const vs = idx.map((j) => {
+    const v = (1 + Math.log(tf.get(j)!)) * idf[j]!;
+    norm += v * v;
+    return v;
+  });
+  norm = Math.sqrt(norm) || 1;
+  return { idx, val: vs.map((v) => v / norm) };
 }
 
 /** Y (rows x l) = A X, X is cols x l. */
-function mulA(a: Csr, X: Float64Array, l: number): Float64Array {
+export function mulA(a: Csr, X: Float64Array, l: number): Float64Array {
   const Y = new Float64Array(a.rows * l);
   for (let r = 0; r < a.rows; r++) {
     const yo = r * l;
@@ -94,7 +128,7 @@ function mulA(a: Csr, X: Float64Array, l: number): Float64Array {
 }
 
 /** Z (cols x l) = A^T Y, Y is rows x l. */
-function mulAt(a: Csr, Y: Float64Array, l: number): Float64Array {
+export function mulAt(a: Csr, Y: Float64Array, l: number): Float64Array {
   const Z = new Float64Array(a.cols * l);
   for (let r = 0; r < a.rows; r++) {
     const yo = r * l;
@@ -109,9 +143,11 @@ function mulAt(a: Csr, Y: Float64Array, l: number): Float64Array {
 
 /**
  * Orthonormalises the l columns of the n x l row-major M in place (modified Gram-Schmidt, twice,
- * on a column-major copy so every dot product runs over contiguous memory).
+ * on a column-major copy so every dot product runs over contiguous memory). With `T` (l x l,
+ * column-major, the identity on entry) the same column operations are applied to it, so that
+ * (M on entry) T = (M on return): the orthonormal basis as a linear map of the input columns.
  */
-function orthonormalize(M: Float64Array, n: number, l: number): void {
+function orthonormalize(M: Float64Array, n: number, l: number, T?: Float64Array): void {
   const C = new Float64Array(n * l);
   for (let i = 0; i < n; i++) for (let j = 0; j < l; j++) C[j * n + i] = M[i * l + j]!;
   for (let pass = 0; pass < 2; pass++) {
@@ -121,7 +157,10 @@ function orthonormalize(M: Float64Array, n: number, l: number): void {
         const ck = C.subarray(k * n, (k + 1) * n);
         let d = 0;
         for (let i = 0; i < n; i++) d += ck[i]! * cj[i]!;
-        if (d !== 0) for (let i = 0; i < n; i++) cj[i]! -= d * ck[i]!;
+        if (d !== 0) {
+          for (let i = 0; i < n; i++) cj[i]! -= d * ck[i]!;
+          if (T) for (let i = 0; i < l; i++) T[j * l + i]! -= d * T[k * l + i]!;
+        }
       }
       let norm = 0;
       for (let i = 0; i < n; i++) norm += cj[i]! * cj[i]!;
@@ -129,6 +168,7 @@ function orthonormalize(M: Float64Array, n: number, l: number): void {
       // a (numerically) dependent column becomes zero rather than amplified noise
       const inv = norm > 1e-10 ? 1 / norm : 0;
       for (let i = 0; i < n; i++) cj[i] = cj[i]! * inv;
+      if (T) for (let i = 0; i < l; i++) T[j * l + i] = T[j * l + i]! * inv;
     }
   }
   for (let i = 0; i < n; i++) for (let j = 0; j < l; j++) M[i * l + j] = C[j * n + i]!;
@@ -186,20 +226,25 @@ export function symmetricEigen(A: Float64Array, l: number): { values: Float64Arr
 }
 
 export function embedLocal(docs: string[], o: LocalEmbedOptions = DEFAULT_LOCAL): LocalEmbedding {
-  const { m, vocabulary } = tfidf(docs, o);
+  const { m, vocabulary, idf } = tfidf(docs, o);
   const n = m.rows;
   const rank = Math.min(n, m.cols);
   const k = Math.max(1, Math.min(o.dim, rank));
   const l = Math.min(rank, k + 10) || 1;
   const rng = new Rng(o.seed);
-  // Y = A Omega, then subspace iterations Y = A (A^T Q)
+  // Y = A Omega, then subspace iterations Y = A (A^T Q); the last step's X (Y = A X) and T (Q = Y T)
+  // make the basis a linear map of TF-IDF rows: Q = A X T
   const omega = new Float64Array(m.cols * l);
   for (let i = 0; i < omega.length; i++) omega[i] = rng.normal();
-  let Q = mulA(m, omega, l);
-  orthonormalize(Q, n, l);
+  const T = new Float64Array(l * l);
+  for (let i = 0; i < l; i++) T[i * l + i] = 1;
+  let X: Float64Array = omega;
+  let Q = mulA(m, X, l);
+  orthonormalize(Q, n, l, o.iterations > 0 ? undefined : T);
   for (let it = 0; it < o.iterations; it++) {
-    Q = mulA(m, mulAt(m, Q, l), l);
-    orthonormalize(Q, n, l);
+    X = mulAt(m, Q, l);
+    Q = mulA(m, X, l);
+    orthonormalize(Q, n, l, it === o.iterations - 1 ? T : undefined);
   }
   // B = Q^T A (l x cols); B B^T = Z^T Z with Z = A^T Q
   const Z = mulAt(m, Q, l);
@@ -224,10 +269,14 @@ export function embedLocal(docs: string[], o: LocalEmbedOptions = DEFAULT_LOCAL)
     }
   }
   // deterministic signs: the largest |entry| of each component is positive
+  const sign = new Float64Array(k).fill(1);
   for (let c = 0; c < k; c++) {
     let best = 0;
     for (let r = 0; r < n; r++) if (Math.abs(out[r * k + c]!) > Math.abs(best) + 1e-12) best = out[r * k + c]!;
-    if (best < 0) for (let r = 0; r < n; r++) out[r * k + c] = -out[r * k + c]!;
+    if (best < 0) {
+      sign[c] = -1;
+      for (let r = 0; r < n; r++) out[r * k + c] = -out[r * k + c]!;
+    }
   }
   let total = 0;
   for (const v of m.values) total += v * v;
@@ -248,5 +297,62 @@ export function embedLocal(docs: string[], o: LocalEmbedOptions = DEFAULT_LOCAL)
     s = Math.sqrt(s);
     for (let c = 0; c < k; c++) vectors[r * k + c] = s > 1e-12 ? out[r * k + c]! / s : mean[c]! / mn;
   }
-  return { vectors, rows: n, width: k, vocabulary: vocabulary.length, explained: total > 0 ? kept / total : 0 };
+  // the fit as a map of TF-IDF rows: out = Q W_k Sigma_k S = A X (T W_k Sigma_k S)
+  const M = new Float64Array(l * k);
+  for (let i = 0; i < l; i++) {
+    for (let c = 0; c < k; c++) {
+      let s = 0;
+      for (let j = 0; j < l; j++) s += T[j * l + i]! * W[j * l + c]!;
+      M[i * k + c] = s * Math.sqrt(Math.max(values[c]!, 0)) * sign[c]!;
+    }
+  }
+  const projection = new Float64Array(m.cols * k);
+  for (let v = 0; v < m.cols; v++) {
+    for (let i = 0; i < l; i++) {
+      const x = X[v * l + i]!;
+      if (x === 0) continue;
+      for (let c = 0; c < k; c++) projection[v * k + c]! += x * M[i * k + c]!;
+    }
+  }
+  const model = makeLocalModel(vocabulary, idf, k, projection, Float64Array.from(mean, (x) => x / mn));
+  // how exactly the model reproduces the fit's own vectors (the TF-IDF rows are the fit's)
+  let fitError = 0;
+  for (let r = 0; r < n; r++) {
+    const s = m.indptr[r]!;
+    const e = m.indptr[r + 1]!;
+    const v = projectRow(model, m.indices.subarray(s, e), m.values.subarray(s, e));
+    for (let c = 0; c < k; c++) fitError = Math.max(fitError, Math.abs(v[c]! - vectors[r * k + c]!));
+  }
+  return { vectors, rows: n, width: k, vocabulary: vocabulary.length, explained: total > 0 ? kept / total : 0, model, fitError };
+}
+
+/** A LocalTextModel from its parts (checks their sizes). */
+export function makeLocalModel(vocabulary: string[], idf: Float64Array, width: number, projection: Float64Array, fallback: Float64Array): LocalTextModel {
+  if (idf.length !== vocabulary.length || projection.length !== vocabulary.length * width || fallback.length !== width) {
+    throw new RangeError(`local model: ${vocabulary.length} terms, ${idf.length} idf values, projection of ${projection.length} values, fallback of ${fallback.length} for width ${width}`);
+  }
+  return { vocabulary, idf, width, projection, fallback, index: new Map(vocabulary.map((w, i) => [w, i])) };
+}
+
+function projectRow(model: LocalTextModel, idx: ArrayLike<number>, val: ArrayLike<number>): Float32Array {
+  const k = model.width;
+  const P = model.projection;
+  const out = new Float64Array(k);
+  for (let p = 0; p < idx.length; p++) {
+    const o = idx[p]! * k;
+    const x = val[p]!;
+    for (let c = 0; c < k; c++) out[c]! += x * P[o + c]!;
+  }
+  let s = 0;
+  for (let c = 0; c < k; c++) s += out[c]! ** 2;
+  s = Math.sqrt(s);
+  const v = new Float32Array(k);
+  for (let c = 0; c < k; c++) v[c] = s > 1e-12 ? out[c]! / s : model.fallback[c]!;
+  return v;
+}
+
+/** Embeds one text with a fitted local model: what `embedLocal` gave it, were it one of the fit's documents. */
+export function applyLocalModel(model: LocalTextModel, text: string): Float32Array {
+  const { idx, val } = tfidfRow(terms(text), model.index, model.idf);
+  return projectRow(model, idx, val);
 }

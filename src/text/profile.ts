@@ -9,25 +9,25 @@
  * and profile.json are written (each atomically; profile.json, written last, holds their hashes).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCorpus, type Corpus } from '../ingest/corpus.js';
 import { DATASET_FILES } from '../ingest/write.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { crashPoint } from '../util/fault.js';
 import { Progress } from '../util/progress.js';
-import { readBatchOutput, writeBatch } from './batch.js';
+import { exportBatch, importBatch } from './batch.js';
 import { displayUrl, LlmError, OpenAiClient, type LlmConfig } from './llm.js';
 import { OFFLINE_MODEL, OfflineContext } from './offline.js';
-import { packageVersion } from './package.js';
+import { packageVersion } from '../util/package.js';
 import { defaultPromptsDir, loadTemplates, templatesHash, type Templates } from './prompts.js';
+import { fileHash, PROFILE_FILES, STORE_FILE, type ProfileRecord } from './profile-files.js';
 import { readAnswer, schemaHint, TASK_INFO, TASKS, type Answer, type TaskName } from './schema.js';
 import { acquireLock, AnswerStore, type StoredAnswer } from './store.js';
 import { buildRequests, DEFAULT_BUDGET, emptyAnswer, requestKey, type ChatMessage, type PromptBudget, type TextRequest } from './tasks.js';
 
-export const TEXT_DIR = 'text';
-export const STORE_FILE = join(DATASET_FILES.cache, 'llm.jsonl');
-export const PROFILE_FILES = { users: join(TEXT_DIR, 'users.jsonl'), items: join(TEXT_DIR, 'items.jsonl'), manifest: join(TEXT_DIR, 'profile.json') };
+/** The artifacts and their reader live in ./profile-files.ts (no LLM client there); re-exported here. */
+export { PROFILE_FILES, ProfileFilesError, readProfiles, STORE_FILE, TEXT_DIR, type ProfileRecord } from './profile-files.js';
 
 export interface ProfileOptions {
   dir: string;
@@ -72,15 +72,6 @@ export interface ProfileSummary {
   files?: string[];
 }
 
-export interface ProfileRecord {
-  id: number;
-  key: string;
-  title?: string;
-  profile: Answer;
-  intent: Answer;
-  source: { provider: string; model: string; offline: boolean };
-}
-
 const stageTasks = (stage: 1 | 2) => TASKS.filter((t) => TASK_INFO[t].stage === stage);
 
 /** A progress bar on a terminal; elsewhere a log line at most every 30 s. */
@@ -109,17 +100,14 @@ class Meter {
   }
 }
 
-function fileHash(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
-
 export function corpusHash(dir: string): string {
   const h = createHash('sha256');
   for (const f of [DATASET_FILES.userCorpus, DATASET_FILES.itemCorpus]) h.update(readFileSync(join(dir, f)));
   return h.digest('hex');
 }
 
-class Run {
+/** One `profile` invocation: the store, the client, the counters (Batch JSONL export/import in ./batch.ts use it too). */
+export class Run {
   readonly store: AnswerStore;
   readonly s: ProfileSummary;
   private readonly t0 = performance.now();
@@ -408,104 +396,6 @@ export async function runProfile(o: ProfileOptions): Promise<ProfileSummary> {
     run.store.close();
     release();
   }
-}
-
-function exportBatch(run: Run, file: string): ProfileSummary {
-  const s = run.s;
-  if (run.o.provider !== 'openai') throw new LlmError('--export-batch needs --provider openai (and the --model the batch will run)', null, false);
-  for (const stage of [1, 2] as const) {
-    const reqs = run.requests(stage);
-    for (const r of reqs) if (r.empty && !run.store.has(r.key)) run.store.append({ key: r.key, task: r.task, entity: r.entity, provider: 'none', model: 'none', answer: emptyAnswer(r.task), created: new Date().toISOString() });
-    const pending = reqs.filter((r) => !run.store.has(r.key));
-    if (pending.length) {
-      const files = writeBatch(file, pending, run.o.llm!);
-      s.exported = { files, requests: run.countByTask(pending) };
-      run.log(`exported ${pending.length} stage-${stage} requests (${Object.entries(s.exported.requests).map(([k, v]) => `${k} ${v}`).join(', ')}) to ${files.join(', ')}; ` +
-        `run them (OpenAI Batch API with endpoint /v1/chat/completions, or vllm run-batch), then: irllrec profile --data ${run.corpus.dir} --provider openai --model ${run.model} --import-batch OUTPUT.jsonl` +
-        (stage === 1 ? '; the user profiles (stage 2) quote the item profiles, so export again after importing' : ''));
-      run.finishCounters();
-      return s;
-    }
-  }
-  run.log('nothing to export: every answer is in the store');
-  s.files = run.finalize();
-  return s;
-}
-
-function importBatch(run: Run, files: string[]): ProfileSummary {
-  const s = run.s;
-  if (run.o.provider !== 'openai') throw new LlmError('--import-batch needs --provider openai and the --model the batch ran with', null, false);
-  const results = files.flatMap((f) => readBatchOutput(f).map((r) => ({ ...r, file: f })));
-  let unknown = 0;
-  let duplicate = 0;
-  const failures: string[] = [];
-  const take = (reqs: TextRequest[]) => {
-    const byKey = new Map(reqs.map((r) => [r.key, r]));
-    for (const res of results) {
-      const r = byKey.get(res.customId);
-      if (!r) continue;
-      (res as { matched?: boolean }).matched = true;
-      if (run.store.has(r.key)) {
-        duplicate++;
-        continue;
-      }
-      if (res.content === null) {
-        failures.push(`${res.file}:${res.line}: ${r.entity} ${r.task}: ${res.error}`);
-        continue;
-      }
-      const a = readAnswer(r.task, res.content);
-      if ('error' in a) {
-        failures.push(`${res.file}:${res.line}: ${r.entity} ${r.task}: ${a.error}`);
-        continue;
-      }
-      if (a.repaired) s.repaired++;
-      if (res.usage) {
-        s.prompt_tokens += res.usage.prompt_tokens;
-        s.completion_tokens += res.usage.completion_tokens;
-      }
-      run.store.append({ key: r.key, task: r.task, entity: r.entity, provider: 'openai', model: run.model, answer: a.answer, created: new Date().toISOString(), batch: true, repaired: a.repaired, ...(res.usage ? { usage: res.usage } : {}) });
-      s.asked++;
-      crashPoint('profile-answer');
-    }
-  };
-  const st1 = run.requests(1);
-  take(st1);
-  if (run.keysComplete(st1)) take(run.requests(2));
-  for (const res of results) if (!(res as { matched?: boolean }).matched) unknown++;
-  s.failed = failures.length;
-  run.log(`imported ${s.asked} answers from ${files.join(', ')}${duplicate ? `, ${duplicate} already in the store` : ''}${failures.length ? `, ${failures.length} unusable (they stay pending; first: ${failures[0]})` : ''}`);
-  if (unknown) {
-    run.log(`${unknown} line(s) match no pending request of this dataset for --model ${run.model} (another model, prompt version or dataset?)`);
-    if (unknown === results.length) throw new LlmError(`none of the ${results.length} custom_ids in ${files.join(', ')} belongs to this dataset with --model ${run.model}; import with the --model (and --prompts, budget options) used for the export`, null, false);
-  }
-  const st2 = run.keysComplete(st1) ? run.requests(2) : null;
-  if (st2 && run.keysComplete(st2)) {
-    s.files = run.finalize();
-    run.log(`every answer is in the store; wrote ${s.files.join(', ')}`);
-  } else {
-    const left = st2 ? st2.filter((r) => !run.store.has(r.key)).length : st1.filter((r) => !run.store.has(r.key)).length;
-    run.log(`${left} ${st2 ? 'stage-2 (user profile)' : 'stage-1'} requests still pending: export them with --export-batch${st2 ? '' : ' (failed ones included)'}, or run without batch flags to ask them live`);
-    run.finishCounters();
-  }
-  return s;
-}
-
-/** Reads the profile outputs back (for embed and the demo), checking them against profile.json. */
-export function readProfiles(dir: string): { users: ProfileRecord[]; items: ProfileRecord[]; manifest: Record<string, unknown> } {
-  const mf = join(dir, PROFILE_FILES.manifest);
-  if (!existsSync(mf)) {
-    const store = join(dir, STORE_FILE);
-    throw new LlmError(`${dir}: no ${PROFILE_FILES.manifest}: run "irllrec profile --data ${dir}" first${existsSync(store) ? ' (an unfinished run left answers in the store; rerun it to finish)' : ''}`, null, false);
-  }
-  const manifest = JSON.parse(readFileSync(mf, 'utf8')) as Record<string, unknown> & { files: Record<string, string> };
-  const read = (f: string): ProfileRecord[] => {
-    const path = join(dir, f);
-    if (!existsSync(path) || fileHash(path) !== manifest.files[f]) {
-      throw new LlmError(`${path} does not match ${mf} (an interrupted or concurrent profile run?); rerun "irllrec profile --data ${dir}" (answers come from the store)`, null, false);
-    }
-    return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as ProfileRecord);
-  };
-  return { users: read(PROFILE_FILES.users), items: read(PROFILE_FILES.items), manifest };
 }
 
 export { TASKS } from './schema.js';

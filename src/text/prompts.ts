@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError, readFileForData } from '../data/errors.js';
-import { packageRoot } from './package.js';
+import { packageRoot } from '../util/package.js';
 import { TASKS, type TaskName } from './schema.js';
 
 export const defaultPromptsDir = join(packageRoot, 'prompts');

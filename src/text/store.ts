@@ -6,7 +6,7 @@
  */
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeSync, fsyncSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../util/errors.js';
 import { DataError } from '../data/errors.js';
 import type { Answer, TaskName } from './schema.js';
 

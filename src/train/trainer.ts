@@ -18,8 +18,8 @@ import { buildNormalizedAdjacency } from '../data/graph.js';
 import { PairSampler } from '../data/sampler.js';
 import { DEFAULT_METRICS, evaluateFullRanking, flattenMetrics, REPORT_METRICS, type MetricName, type MetricResult } from '../eval/index.js';
 import { getKernels } from '../kernels/index.js';
-import type { TextVectors } from '../models/alignment/types.js';
-import { createModel } from '../models/registry.js';
+import type { TrainingText } from '../data/text-rows.js';
+import { createModel, textWidth } from '../models/registry.js';
 import type { RecModel } from '../models/types.js';
 import { Adam } from '../nn/adam.js';
 import { Tape, withTape } from '../tensor/tensor.js';
@@ -47,7 +47,7 @@ export interface TrainOptions {
   config: Config;
   dataset: Dataset;
   /** Text vectors for alignment plug-ins. */
-  text?: TextVectors;
+  text?: TrainingText;
   /** Train exactly this many epochs (no early stopping) instead of the official protocol. */
   epochs?: number;
   /** Write a checkpoint here after every epoch. */
@@ -198,9 +198,12 @@ export function* trainSteps(opts: TrainOptions): Generator<TrainPhase, TrainResu
   const epochMetrics = [...new Set<MetricName>([...DEFAULT_METRICS, selection.metric])];
   const fixed = opts.epochs !== undefined;
   const batchSize = effectiveBatchSize(cfg, ds.trainPairs.user.length);
-  const tm = trainingMode(cfg);
+  const tm = trainingMode(cfg, textWidth(opts.text ?? {}));
+  // the per-epoch validation split: every user, or (scalable mode) a fixed sample of them
+  const validDuring = tm.validUsers === null ? ds.valid : sampleSplitUsers(ds.valid, tm.validUsers, cfg.train.seed);
   if (tm.mode === 'scalable') {
-    log(`scalable mode: batch ${batchSize} (at most ${tm.maxBatches} steps per epoch), contrastive/alignment sample ${tm.sampleSize} triples per step`);
+    const vu = validDuring === ds.valid ? 'every user' : `${tm.validUsers} users drawn once (final figures: every user)`;
+    log(`scalable mode: batch ${batchSize} (at most ${tm.maxBatches} steps per epoch), contrastive/alignment sample ${tm.sampleSize} triples per step, interaction intents over ${tm.intentFanout ?? 'every'} neighbours per node, validation during training on ${vu}`);
   }
   const maxEpochs = opts.epochs ?? cfg.train.epoch;
 
@@ -335,7 +338,7 @@ export function* trainSteps(opts: TrainOptions): Generator<TrainPhase, TrainResu
 
     if (!fixed && epoch % cfg.train.test_step === 0) {
       const t1 = performance.now();
-      const metrics = evaluateSplit(model, ds, ds.valid, cfg, evalRng, epochMetrics);
+      const metrics = evaluateSplit(model, ds, validDuring, cfg, evalRng, epochMetrics);
       const ev: EvalLog = { epoch, split: 'valid', seconds: (performance.now() - t1) / 1000, metrics };
       history.evals.push(ev);
       opts.onEval?.(ev);
@@ -387,6 +390,24 @@ export function* trainSteps(opts: TrainOptions): Generator<TrainPhase, TrainResu
     model, paused: false, bestValid: fixed ? (valid[kMax] ?? best) : best, epochsRun, bestEpoch,
     trainSecondsPerEpoch: epochsRun ? trainSeconds / epochsRun : 0, evalSeconds, valid, test, lastLosses, history: finalHistory,
   };
+}
+
+/**
+ * The split restricted to `n` of its users with items (drawn without replacement by a generator
+ * of its own, seeded from `seed`, so the training's random streams are untouched); the split
+ * itself when it has no more than n such users.
+ */
+export function sampleSplitUsers(split: CsrPattern, n: number, seed: number): CsrPattern {
+  const withItems: number[] = [];
+  for (let u = 0; u < split.rows; u++) if (split.indptr[u + 1]! > split.indptr[u]!) withItems.push(u);
+  if (withItems.length <= n) return split;
+  const keep = new Uint8Array(split.rows);
+  for (const i of new Rng(seed + 0x5eed).choice(withItems.length, n)) keep[withItems[i]!] = 1;
+  const indptr = new Int32Array(split.rows + 1);
+  for (let u = 0; u < split.rows; u++) indptr[u + 1] = indptr[u]! + (keep[u] ? split.indptr[u + 1]! - split.indptr[u]! : 0);
+  const indices = new Int32Array(indptr[split.rows]!);
+  for (let u = 0; u < split.rows; u++) if (keep[u]) indices.set(split.indices.subarray(split.indptr[u]!, split.indptr[u + 1]!), indptr[u]!);
+  return { rows: split.rows, cols: split.cols, indptr, indices };
 }
 
 function allFinite(d: Float32Array): boolean {

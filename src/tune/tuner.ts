@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { applyOverrides, ConfigError, validate, validMetric, type Config } from '../config/schema.js';
 import type { Dataset } from '../data/dataset.js';
-import type { TextVectors } from '../models/alignment/types.js';
+import type { TextVectors } from '../data/text-types.js';
 import { train } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { Rng } from '../util/rng.js';

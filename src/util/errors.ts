@@ -15,6 +15,18 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * A bad flag, option or argument value (the caller asked for something that cannot be done as
+ * asked). Thrown by the CLI and by library functions that take options (ingest, the LLM client,
+ * the text store, reports); re-exported by src/cli/errors.ts.
+ */
+export class UsageError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
 /** True for any error the user can cause (see {@link UserError}). */
 export function isUserFacing(e: unknown): e is UserError {
   return e instanceof UserError;

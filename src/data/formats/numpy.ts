@@ -856,6 +856,27 @@ export function readNpyFloat32(path: string, o: { blockBytes?: number } = {}): {
 }
 
 /**
+ * A float16 .npy file's values as their raw bits (`<f2` or `>f2`, converted to the host's order):
+ * half the memory of {@link readNpyFloat32}, for tables decoded a few rows at a time
+ * (`HalfRows`). One positional read into the result.
+ */
+export function readNpyFloat16Bits(path: string): { shape: number[]; bits: Uint16Array } {
+  const f = openNpyFile(path);
+  try {
+    const { shape, dtype: dt, count } = f;
+    if (dt.kind !== 'f' || dt.itemsize !== 2) throw new DataError(path, `expected float16 values, the file holds ${dt.descr}`);
+    checkDataAlloc(path, count * 2, `the float16 array of shape (${shape.join(', ')})`);
+    const bits = new Uint16Array(count);
+    const bytes = new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength);
+    preadFully(f, bytes, f.dataOffset);
+    if (dt.littleEndian !== HOST_LE) swapBytes(bytes, 2);
+    return { shape, bits };
+  } finally {
+    closeSync(f.fd);
+  }
+}
+
+/**
  * Row access to a 2-D .npy file without loading it: the building block for training modes that
  * touch only a batch's rows (and for converting files larger than memory block by block).
  */

@@ -3,6 +3,7 @@ import { gatherRows, infoNCE, scale, sumScalars } from '../../tensor/ops/index.j
 import { Tensor } from '../../tensor/tensor.js';
 import type { MLP } from '../../nn/mlp.js';
 import type { PairBatch } from '../../data/sampler.js';
+import { denseText, gatherText, type TextMatrix } from '../../data/text-rows.js';
 
 export const ZERO = (): Tensor => new Tensor(Float32Array.of(0), []);
 
@@ -39,19 +40,19 @@ export function uniqueIndex(ids: Int32Array[], pad = 512): { uniq: Int32Array; p
  * Scalable mode (`usersInBatch`): only the batch's own users, which are then the anchors'
  * negatives (in-batch contrast; docs/models.md).
  */
-export function towerRows(mlp: MLP, usr: Tensor, itm: Tensor, batch: PairBatch, allItems: boolean, usersInBatch = false) {
+export function towerRows(mlp: MLP, usr: TextMatrix, itm: TextMatrix, batch: PairBatch, allItems: boolean, usersInBatch = false) {
   let users: Tensor;
   let ancIdx = batch.ancs;
   if (usersInBatch) {
     const u = uniqueIndex([batch.ancs], 1); // no padding: every row is a negative
     users = mlp.forward(constRows(usr, u.uniq));
     ancIdx = u.pos[0]!;
-  } else users = mlp.forward(usr);
+  } else users = mlp.forward(denseText(usr));
   let items: Tensor;
   let posIdx: Int32Array;
   let negIdx: Int32Array;
   if (allItems) {
-    items = mlp.forward(itm);
+    items = mlp.forward(denseText(itm));
     posIdx = batch.poss;
     negIdx = batch.negs;
   } else {
@@ -63,17 +64,9 @@ export function towerRows(mlp: MLP, usr: Tensor, itm: Tensor, batch: PairBatch, 
   return { users, items, ancIdx, posIdx, negIdx };
 }
 
-/** Rows idx of a constant tensor as a tensor (no gradient). */
-export function constRows(t: Tensor, idx: Int32Array): Tensor {
-  return new Tensor(gatherConst(t, idx), [idx.length, t.cols]);
-}
-
-/** Copies rows idx of a constant tensor (no gradient). */
-export function gatherConst(t: Tensor, idx: Int32Array): Float32Array {
-  const d = t.cols;
-  const out = new Float32Array(idx.length * d);
-  for (let i = 0; i < idx.length; i++) out.set(t.data.subarray(idx[i]! * d, (idx[i]! + 1) * d), i * d);
-  return out;
+/** Rows idx of a constant table (float32 or float16) as a float32 tensor (no gradient). */
+export function constRows(t: TextMatrix, idx: Int32Array): Tensor {
+  return new Tensor(gatherText(t, idx), [idx.length, t.cols]);
 }
 
 /**

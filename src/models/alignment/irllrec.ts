@@ -21,12 +21,13 @@ import {
   softmaxRows, spmmValues, sslConLoss, sum, type EdgeList,
 } from '../../tensor/ops/index.js';
 import { Tensor } from '../../tensor/tensor.js';
-import type { Rng } from '../../util/rng.js';
+import type { RandomSource, Rng } from '../../util/rng.js';
 import type { Backbone, BackboneOutput } from '../backbones/types.js';
 import { intentVectors } from '../intent-vectors.js';
 import { constRows, pairwiseAlignment, uniqueIndex, ZERO } from './common.js';
 import { ProfileContrast } from './rlmrec-con.js';
-import type { AlignContext, Alignment, TextVectors } from './types.js';
+import { denseText, type TextMatrix } from '../../data/text-rows.js';
+import type { AlignContext, Alignment, TrainingText } from './types.js';
 
 export interface IntentAlignmentConfig {
   embeddingSize: number;
@@ -60,10 +61,10 @@ export class IntentAlignment implements Alignment {
   teacher?: EmaTeacher;
   readonly profile: ProfileContrast;
   private aggregateNext = false;
-  private readonly usr: Tensor;
-  private readonly itm: Tensor;
+  private readonly usr: TextMatrix;
+  private readonly itm: TextMatrix;
 
-  constructor(text: TextVectors, private readonly edges: EdgeList, readonly cfg: IntentAlignmentConfig) {
+  constructor(text: TrainingText, private readonly edges: EdgeList, readonly cfg: IntentAlignmentConfig) {
     if (!text.usrInt || !text.itmInt) throw new Error('irllrec needs user and item intent vectors');
     this.usr = text.usrInt;
     this.itm = text.itmInt;
@@ -129,7 +130,9 @@ export class IntentAlignment implements Alignment {
    * that compact set C (users first, then items) and the edge list restricted to the nodes' rows.
    * Returns R over C (rows of C outside `nodes` are zero) and each node's row in it.
    */
-  subgraphIntents(out: BackboneOutput, numUsers: number, nodes: Int32Array): { R: Tensor; row: (node: number) => number } {
+  subgraphIntents(
+    out: BackboneOutput, numUsers: number, nodes: Int32Array, fanout: number | null = null, rnd?: RandomSource,
+  ): { R: Tensor; row: (node: number) => number } {
     const N = this.edges.rows;
     const { indptr, indices } = this.edges;
     if (!this.slot || this.slot.length !== N) {
@@ -140,7 +143,10 @@ export class IntentAlignment implements Alignment {
     const slot = this.slot;
     const stamp = this.stamp!;
     const tag = ++this.stampTag;
-    // C = nodes and their neighbours, sorted (users < numUsers come first)
+    // each node's edges (positions into indices): all of them, or at most `fanout` drawn uniformly
+    // without replacement (Floyd's algorithm) so a popular item costs no more than a rare one
+    const edgeOf = neighbourSample(indptr, nodes, fanout, rnd);
+    // C = nodes and their (sampled) neighbours, sorted (users < numUsers come first)
     const members: number[] = [];
     const add = (v: number) => {
       if (stamp[v] !== tag) {
@@ -148,28 +154,31 @@ export class IntentAlignment implements Alignment {
         members.push(v);
       }
     };
-    for (const v of nodes) {
-      add(v);
-      for (let p = indptr[v]!; p < indptr[v + 1]!; p++) add(indices[p]!);
+    for (let j = 0; j < nodes.length; j++) {
+      add(nodes[j]!);
+      for (let q = edgeOf.ptr[j]!; q < edgeOf.ptr[j + 1]!; q++) add(indices[edgeOf.pos[q]!]!);
     }
     const C = Int32Array.from(members).sort();
     for (let i = 0; i < C.length; i++) slot[C[i]!] = i;
     let usersInC = 0;
     while (usersInC < C.length && C[usersInC]! < numUsers) usersInC++;
     // the edge list of the nodes' rows, in C's numbering; other rows empty
-    const isHead = new Uint8Array(C.length);
-    for (const v of nodes) isHead[slot[v]!] = 1;
+    const headOf = new Int32Array(C.length).fill(-1); // position in `nodes` of each head of C
+    for (let j = 0; j < nodes.length; j++) headOf[slot[nodes[j]!]!] = j;
     const subIndptr = new Int32Array(C.length + 1);
-    for (let i = 0; i < C.length; i++) subIndptr[i + 1] = subIndptr[i]! + (isHead[i] ? indptr[C[i]! + 1]! - indptr[C[i]!]! : 0);
+    for (let i = 0; i < C.length; i++) {
+      const j = headOf[i]!;
+      subIndptr[i + 1] = subIndptr[i]! + (j >= 0 ? edgeOf.ptr[j + 1]! - edgeOf.ptr[j]! : 0);
+    }
     const nnz = subIndptr[C.length]!;
     const subIndices = new Int32Array(nnz);
     const rowOf = new Int32Array(nnz);
     for (let i = 0; i < C.length; i++) {
-      if (!isHead[i]) continue;
-      const v = C[i]!;
+      const j = headOf[i]!;
+      if (j < 0) continue;
       let q = subIndptr[i]!;
-      for (let p = indptr[v]!; p < indptr[v + 1]!; p++, q++) {
-        subIndices[q] = slot[indices[p]!]!;
+      for (let r = edgeOf.ptr[j]!; r < edgeOf.ptr[j + 1]!; r++, q++) {
+        subIndices[q] = slot[indices[edgeOf.pos[r]!]!]!;
         rowOf[q] = i;
       }
     }
@@ -203,23 +212,24 @@ export class IntentAlignment implements Alignment {
     const b = ctx.batch;
     let poolUsers: Int32Array | null = null;
     let poolItems: Int32Array | null = null;
-    let xU = this.usr;
+    let xU: Tensor;
     let ancIdx = b.ancs;
     if (scal) {
       const u = uniqueIndex([b.ancs], 1);
       poolUsers = u.uniq;
       ancIdx = u.pos[0]!;
       xU = constRows(this.usr, poolUsers);
-    }
+    } else xU = denseText(this.usr);
     const preU = this.intMlp.pre(xU);
     const zU = this.intMlp.head(preU);
     let preI: Tensor | null = null;
     let zI: Tensor;
-    let xI = this.itm;
+    let xI: Tensor;
     let posIdx = b.poss;
     let negIdx = b.negs;
     if (needAll && !scal) {
-      preI = this.intMlp.pre(this.itm);
+      xI = denseText(this.itm);
+      preI = this.intMlp.pre(xI);
       zI = this.intMlp.head(preI);
     } else {
       const u = uniqueIndex([b.poss, b.negs], scal ? 1 : 512);
@@ -237,7 +247,7 @@ export class IntentAlignment implements Alignment {
       if (scal && !ctx.intents) {
         // only the rows PA reads, computed exactly on their neighbourhood
         const nodes = Int32Array.from(new Set([...b.ancs, ...Array.from(b.poss, (i) => i + U), ...Array.from(b.negs, (i) => i + U)]));
-        const { R, row } = this.subgraphIntents(ctx.intentOut, U, nodes);
+        const { R, row } = this.subgraphIntents(ctx.intentOut, U, nodes, ctx.intentFanout ?? null, ctx.rnd);
         rAnc = gatherRows(R, Int32Array.from(b.ancs, row));
         rPos = gatherRows(R, Int32Array.from(b.poss, (i) => row(i + U)));
         rNeg = gatherRows(R, Int32Array.from(b.negs, (i) => row(i + U)));
@@ -270,13 +280,48 @@ export class IntentAlignment implements Alignment {
     }
     out.push(['kd_int_2_loss', ta]);
     if (needITM) {
-      const [tU, tI] = scal ? this.teacher!.stepOn([xU, xI]) : this.teacher!.step([this.usr, this.itm], [preU, preI!]);
+      const [tU, tI] = scal ? this.teacher!.stepOn([xU, xI]) : this.teacher!.step([xU, xI], [preU, preI!]);
       const zM = softmaxRows(concatRows([tU!, tI!]));
       const ce = scale(sum(mul(logSoftmaxRows(zAll), zM)), 1 / zAll.rows);
       out.push(['loss_itm', scale(lincomb(0.4, ta, -0.6, ce), cfg.kdIntWeight3)]);
     } else out.push(['loss_itm', ZERO()]);
     return out;
   }
+}
+
+/**
+ * For each of `nodes`, the positions (into the CSR `indices`) of its edges: every edge, or, with a
+ * fanout, at most `fanout` of them drawn uniformly without replacement (Floyd's algorithm, kept in
+ * CSR order). Node j's edges are pos[ptr[j] .. ptr[j+1]).
+ */
+export function neighbourSample(
+  indptr: Int32Array, nodes: Int32Array, fanout: number | null, rnd?: RandomSource,
+): { ptr: Int32Array; pos: Int32Array } {
+  const ptr = new Int32Array(nodes.length + 1);
+  for (let j = 0; j < nodes.length; j++) {
+    const deg = indptr[nodes[j]! + 1]! - indptr[nodes[j]!]!;
+    ptr[j + 1] = ptr[j]! + (fanout === null ? deg : Math.min(deg, fanout));
+  }
+  const pos = new Int32Array(ptr[nodes.length]!);
+  const draws = fanout === null ? null : rnd!.rand(ptr[nodes.length]!);
+  const chosen = new Set<number>();
+  for (let j = 0; j < nodes.length; j++) {
+    const e0 = indptr[nodes[j]!]!;
+    const deg = indptr[nodes[j]! + 1]! - e0;
+    const q0 = ptr[j]!;
+    if (fanout === null || deg <= fanout) {
+      for (let t = 0; t < deg; t++) pos[q0 + t] = e0 + t;
+      continue;
+    }
+    chosen.clear();
+    for (let k = deg - fanout, q = q0; k < deg; k++, q++) {
+      const t = Math.min(k, Math.floor(draws![q]! * (k + 1)));
+      chosen.add(chosen.has(t) ? k : t);
+    }
+    const picked = Int32Array.from(chosen).sort();
+    for (let t = 0; t < picked.length; t++) pos[q0 + t] = e0 + picked[t]!;
+  }
+  return { ptr, pos };
 }
 
 /** Node ids (users first, items offset by U) of a sample's users and items. */

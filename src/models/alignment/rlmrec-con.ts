@@ -7,7 +7,8 @@ import { MLP } from '../../nn/mlp.js';
 import type { ParamStore } from '../../nn/params.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Rng } from '../../util/rng.js';
-import type { AlignContext, Alignment, TextVectors } from './types.js';
+import type { TextMatrix } from '../../data/text-rows.js';
+import type { AlignContext, Alignment, TrainingText } from './types.js';
 import type { Backbone } from '../backbones/types.js';
 import { pairwiseAlignment, towerRows, ZERO } from './common.js';
 
@@ -20,10 +21,10 @@ export interface ProfileContrastConfig {
 export class ProfileContrast implements Alignment {
   readonly kind = 'rlmrec-con';
   mlp!: MLP;
-  private readonly usr: Tensor;
-  private readonly itm: Tensor;
+  private readonly usr: TextMatrix;
+  private readonly itm: TextMatrix;
 
-  constructor(text: TextVectors, readonly cfg: ProfileContrastConfig) {
+  constructor(text: TrainingText, readonly cfg: ProfileContrastConfig) {
     if (!text.usrPrf || !text.itmPrf) throw new Error('rlmrec-con needs user and item profile vectors');
     this.usr = text.usrPrf;
     this.itm = text.itmPrf;

@@ -9,7 +9,8 @@ import { gatherRows, leakyRelu, linear, maskRows, scale, sslConLoss } from '../.
 import { Tensor } from '../../tensor/tensor.js';
 import { allocUninit } from '../../tensor/arena.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
-import type { AlignContext, Alignment, TextVectors } from './types.js';
+import { gatherText, type TextMatrix } from '../../data/text-rows.js';
+import type { AlignContext, Alignment, TrainingText } from './types.js';
 import type { Backbone } from '../backbones/types.js';
 
 export interface MaskedReconstructionConfig {
@@ -28,21 +29,21 @@ export class MaskedReconstruction implements Alignment {
   readonly kind = 'rlmrec-gen';
   maskToken!: Tensor;
   mlp!: MLP;
-  private readonly usr: Tensor;
-  private readonly itm: Tensor;
+  private readonly usr: TextMatrix;
+  private readonly itm: TextMatrix;
   private seeds: Int32Array | null = null;
 
-  constructor(text: TextVectors, readonly cfg: MaskedReconstructionConfig) {
+  constructor(text: TrainingText, readonly cfg: MaskedReconstructionConfig) {
     if (!text.usrPrf || !text.itmPrf) throw new Error('rlmrec-gen needs user and item profile vectors');
     this.usr = text.usrPrf;
     this.itm = text.itmPrf;
   }
 
-  /** Profile row of node id (users, then items), without concatenating the two tables. */
-  private prfRow(node: number): Float32Array {
-    const dp = this.usr.cols;
+  /** Profile row of node id (users, then items) into out at row i, without concatenating the two tables. */
+  private prfRowInto(node: number, out: Float32Array, i: number): void {
     const U = this.usr.rows;
-    return node < U ? this.usr.data.subarray(node * dp, (node + 1) * dp) : this.itm.data.subarray((node - U) * dp, (node - U + 1) * dp);
+    const one = Int32Array.of(node < U ? node : node - U);
+    gatherText(node < U ? this.usr : this.itm, one, out.subarray(i * this.usr.cols, (i + 1) * this.usr.cols));
   }
 
   register(params: ParamStore, rng: Rng, _backbone?: Backbone): void {
@@ -83,7 +84,7 @@ export class MaskedReconstruction implements Alignment {
     const dp = this.usr.cols;
     // a recycled step buffer: a fresh 18 MB array per batch costs more than filling it
     const target = new Tensor(allocUninit(seeds.length * dp), [seeds.length, dp]);
-    for (let i = 0; i < seeds.length; i++) target.data.set(this.prfRow(seeds[i]!), i * dp);
+    for (let i = 0; i < seeds.length; i++) this.prfRowInto(seeds[i]!, target.data, i);
     const factors = { hidden: hidden.data, weight: this.mlp.w2.data, bias: this.mlp.b2.data, h: hidden.cols };
     return [['recon_loss', scale(sslConLoss(enc, target, this.cfg.reTemperature, factors), this.cfg.reconWeight)]];
   }

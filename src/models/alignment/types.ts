@@ -23,6 +23,8 @@ export interface AlignContext {
    * and items (not every user or node), so a step costs no more than the sample.
    */
   scalable?: boolean;
+  /** Scalable mode: neighbours per node drawn for the sample's interaction intents (null: all). */
+  intentFanout?: number | null;
 }
 
 export interface Alignment {
@@ -39,10 +41,5 @@ export interface Alignment {
   terms(ctx: AlignContext): [string, Tensor][];
 }
 
-/** Per-entity text vectors (rows: users / items), frozen inputs of the text tower. */
-export interface TextVectors {
-  usrPrf?: Tensor;
-  itmPrf?: Tensor;
-  usrInt?: Tensor;
-  itmInt?: Tensor;
-}
+export type { TrainingText } from '../../data/text-rows.js';
+export type { TextVectors } from '../../data/text-types.js';

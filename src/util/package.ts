@@ -1,12 +1,19 @@
-/** Where the package lives (prompt templates, bundled data) and its version, from import.meta.url. */
+/**
+ * The package's own metadata, in one place: where it is installed (prompt templates, bundled data)
+ * and its version (written into every artifact's manifest), both from import.meta.url.
+ *
+ * (src/kernels/native.ts locates the compiled addon the same way but on its own: kernels sit below
+ * util in the layering, see test/boundaries.test.ts.)
+ */
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** src/text/package.ts and dist/text/package.js both sit two levels below the package root. */
+/** src/util/package.ts and dist/util/package.js both sit two levels below the package root. */
 export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 let cached: string | undefined;
+/** package.json's version ('0.0.0' if it cannot be read). */
 export function packageVersion(): string {
   if (cached === undefined) {
     try {

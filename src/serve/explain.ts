@@ -1,0 +1,155 @@
+/**
+ * `explain` and intent labels: why the model scores an item for a user (the interaction intents
+ * behind the score, the text intents of both that match them, the user's most similar training
+ * items) and what each intent prototype stands for.
+ */
+import { InvalidArgumentError, UnavailableError } from './errors.js';
+import type { ServeCore } from './core.js';
+import { dot, intentVector, topIndices, type IntentModel } from './intents.js';
+import { itemPhrases, Lexicon, list, str, userPhrases } from './lexicon.js';
+import { round } from './ranker.js';
+import type { Explanation, ScoredItem } from './types.js';
+
+export class Explainer {
+  private lexicons: { user: Lexicon; item: Lexicon } | null | undefined;
+  private readonly labelCache = new Map<string, { items: ScoredItem[]; terms: string[] }>();
+
+  constructor(private readonly c: ServeCore) {}
+
+  private lexiconsFor(): { user: Lexicon; item: Lexicon } | null {
+    if (this.lexicons !== undefined) return this.lexicons;
+    const m = this.c.intents;
+    const p = this.c.profiles;
+    this.lexicons = m && p
+      ? {
+          user: new Lexicon(p.users.map(userPhrases), m.userW, m.K),
+          item: new Lexicon(p.items.map(itemPhrases), m.itemW, m.K),
+        }
+      : null;
+    return this.lexicons;
+  }
+
+  /** What a prototype stands for: the items it favours (and, with text, its characteristic terms). */
+  intentLabel(side: 'user' | 'item', k: number, n = 3): { items: ScoredItem[]; terms: string[] } {
+    const m = this.c.intents;
+    if (!m) throw new UnavailableError(`${this.c.model} has no intent prototypes`);
+    if (!Number.isInteger(k) || k < 0 || k >= m.K) throw new InvalidArgumentError(`intent index must be in [0, ${m.K}), got ${k}`);
+    const key = `${side}${k}:${n}`;
+    const hit = this.labelCache.get(key);
+    if (hit) return hit;
+    const label = this.computeLabel(m, side, k, n);
+    this.labelCache.set(key, label);
+    return label;
+  }
+
+  private computeLabel(m: IntentModel, side: 'user' | 'item', k: number, n: number): { items: ScoredItem[]; terms: string[] } {
+    const scores = new Float32Array(this.c.numItems);
+    if (side === 'item') {
+      for (let i = 0; i < this.c.numItems; i++) scores[i] = m.itemW[i * m.K + k]!;
+    } else {
+      // items whose embedding points along the user prototype
+      for (let i = 0; i < this.c.numItems; i++) scores[i] = dot(this.c.itemEmb, i * this.c.dim, m.userProto, k * this.c.dim, this.c.dim);
+    }
+    const top = topIndices(scores, 0, this.c.numItems, n);
+    const lex = this.lexiconsFor();
+    return {
+      items: this.c.scored(Int32Array.from(top), Float32Array.from(top, (i) => round(scores[i]!))),
+      terms: lex ? lex[side].topTerms(k, 6) : [],
+    };
+  }
+
+  /**
+   * Why the model scores this item for this user: the interaction intents (prototype weights)
+   * behind the score, the text intents of both that match them, and the user's most similar
+   * training items.
+   */
+  explain(u: number, i: number, top: number): Explanation {
+    const d = this.c.dim;
+    const score = dot(this.c.userEmb, u * d, this.c.itemEmb, i * d, d);
+    // rank among the user's unmasked items
+    let rank = 1;
+    const seenStart = this.c.seen.indptr[u]!;
+    const seenEnd = this.c.seen.indptr[u + 1]!;
+    const isSeen = new Set<number>();
+    for (let p = seenStart; p < seenEnd; p++) isSeen.add(this.c.seen.indices[p]!);
+    for (let j = 0; j < this.c.numItems; j++) {
+      if (j !== i && !isSeen.has(j) && dot(this.c.userEmb, u * d, this.c.itemEmb, j * d, d) > score) rank++;
+    }
+    const title = this.c.items.title(i);
+    const pu = this.c.profiles?.users[u];
+    const pi = this.c.profiles?.items[i];
+    const uPhrases = pu ? userPhrases(pu) : [];
+    const iPhrases = pi ? itemPhrases(pi) : [];
+    let intents: Explanation['intents'] = null;
+    const m = this.c.intents;
+    if (m) {
+      const K = m.K;
+      const eu = intentVector(m, 'user', u);
+      const ei = intentVector(m, 'item', i);
+      const nu = Math.sqrt(dot(eu, 0, eu, 0, d));
+      const ni = Math.sqrt(dot(ei, 0, ei, 0, d));
+      const agreement = nu > 0 && ni > 0 ? dot(eu, 0, ei, 0, d) / (nu * ni) : 0;
+      const contrib = new Float64Array(K);
+      let explained = 0;
+      // centred on the uniform mixture: what leaning towards intent k adds to the score
+      for (let k = 0; k < K; k++) {
+        contrib[k] = (m.userW[u * K + k]! - 1 / K) * dot(m.userProto, k * d, this.c.itemEmb, i * d, d);
+        explained += contrib[k]!;
+      }
+      const lex = this.lexiconsFor();
+      // the intents the user leans on (above uniform) that raise this item's score most, then the
+      // user's strongest intents
+      const leaning = Array.from({ length: K }, (_, k) => k).filter((k) => m.userW[u * K + k]! * K > 1 && contrib[k]! > 0);
+      leaning.sort((a, b) => contrib[b]! - contrib[a]! || a - b);
+      const userTop = leaning.slice(0, top);
+      for (const k of topIndices(m.userW, u * K, K, K)) {
+        if (userTop.length >= top) break;
+        if (!userTop.includes(k)) userTop.push(k);
+      }
+      const itemTop = topIndices(m.itemW, i * K, K, top);
+      intents = {
+        source: m.source,
+        K,
+        agreement: round(agreement),
+        user: userTop.map((k) => ({
+          intent: `U${k}`, index: k, weight: round(m.userW[u * K + k]!), lift: round(m.userW[u * K + k]! * K, 3), contribution: round(contrib[k]!),
+          label: this.intentLabel('user', k),
+          ...(lex && pu ? { text: lex.user.match(k, uPhrases, 3) } : {}),
+        })),
+        item: itemTop.map((k) => ({
+          intent: `I${k}`, index: k, weight: round(m.itemW[i * K + k]!), lift: round(m.itemW[i * K + k]! * K, 3),
+          label: this.intentLabel('item', k),
+          ...(lex && pi ? { text: lex.item.match(k, iPhrases, 3) } : {}),
+        })),
+        explained: round(explained),
+        residual: round(score - explained),
+      };
+    }
+    const text: Explanation['text'] = pu && pi
+      ? {
+          user: { profile: str(pu.profile.summarization), intent: str(pu.intent.intent), liked: list(pu.intent.liked), disliked: list(pu.intent.disliked) },
+          item: { profile: str(pi.profile.summarization), intent: str(pi.intent.intent), attracts: list(pi.intent.attracts), doesNotSuit: list(pi.intent.does_not_suit) },
+        }
+      : null;
+    // because: the user's training items closest to this one
+    const N = this.c.itemNorm();
+    const because: [number, number][] = [];
+    for (let p = seenStart; p < seenEnd; p++) {
+      const j = this.c.seen.indices[p]!;
+      if (j !== i) because.push([j, dot(N, j * d, N, i * d, d)]);
+    }
+    because.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+    const b3 = because.slice(0, top);
+    return {
+      user: this.c.users.key(u),
+      item: this.c.items.key(i),
+      ...(title !== undefined ? { title } : {}),
+      score: round(score),
+      rank: isSeen.has(i) ? 0 : rank,
+      seen: isSeen.has(i),
+      intents,
+      text,
+      because: this.c.scored(Int32Array.from(b3, (x) => x[0]), Float32Array.from(b3, (x) => round(x[1]))),
+    };
+  }
+}

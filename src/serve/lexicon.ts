@@ -1,0 +1,106 @@
+/**
+ * The text lexicon miner behind explanations: which terms of the entities' text-intent phrases
+ * characterise each intent prototype (term lifts weighted by how much more than uniform each
+ * entity leans on the prototype), and which of an entity's own phrases match a prototype.
+ */
+import { terms } from '../text/tokenize.js';
+import type { ProfileRecord } from '../text/profile-files.js';
+
+/** Lower-cased term lifts per prototype, from the text-intent phrases of the entities. */
+export class Lexicon {
+  private readonly termIds = new Map<string, number>();
+  private readonly names: string[] = [];
+  private readonly entityTerms: Int32Array[];
+  private readonly df: Float64Array;
+  private readonly cache = new Map<number, Map<number, number>>();
+
+  constructor(phrases: string[][], private readonly W: Float32Array, private readonly K: number) {
+    this.entityTerms = phrases.map((ps) => {
+      const set = new Set<number>();
+      for (const p of ps) for (const t of terms(p)) set.add(this.id(t));
+      return Int32Array.from(set);
+    });
+    this.df = new Float64Array(this.names.length);
+    for (const ts of this.entityTerms) for (const t of ts) this.df[t]!++;
+  }
+
+  private id(t: string): number {
+    let i = this.termIds.get(t);
+    if (i === undefined) {
+      i = this.names.length;
+      this.termIds.set(t, i);
+      this.names.push(t);
+    }
+    return i;
+  }
+
+  /** log-lift of each term for prototype k (terms with some support only). */
+  lifts(k: number): Map<number, number> {
+    let m = this.cache.get(k);
+    if (m) return m;
+    const acc = new Float64Array(this.names.length);
+    let mass = 0;
+    const n = this.entityTerms.length;
+    for (let e = 0; e < n; e++) {
+      // how much more than uniform the entity leans on intent k (softmax weights are often flat)
+      const w = Math.max(0, this.W[e * this.K + k]! * this.K - 1);
+      mass += w;
+      for (const t of this.entityTerms[e]!) acc[t]! += w;
+    }
+    m = new Map();
+    if (mass > 0) {
+      for (let t = 0; t < acc.length; t++) {
+        if (acc[t]! <= 0 || this.df[t]! < 2) continue;
+        const lift = acc[t]! / mass / (this.df[t]! / n);
+        if (lift > 1.05) m.set(t, Math.log(lift) * Math.sqrt(acc[t]!));
+      }
+    }
+    this.cache.set(k, m);
+    return m;
+  }
+
+  topTerms(k: number, n: number): string[] {
+    const out: string[] = [];
+    const total = this.entityTerms.length;
+    for (const [t] of [...this.lifts(k)].sort((a, b) => b[1] - a[1] || a[0] - b[0])) {
+      if (out.length >= n) break;
+      // template words ("fans", "seekers") are on most entities and name nothing
+      if (this.df[t]! > 0.1 * total) continue;
+      const name = this.names[t]!;
+      if (out.some((o) => o.split(' ').includes(name) || name.split(' ').includes(o))) continue;
+      out.push(name);
+    }
+    return out;
+  }
+
+  /** The phrases whose terms characterise prototype k, best first. */
+  match(k: number, phrases: string[], n: number): string[] {
+    const l = this.lifts(k);
+    const scored: [string, number][] = [];
+    const seen = new Set<string>();
+    for (const p of phrases) {
+      const key = p.trim().toLowerCase();
+      if (seen.has(key)) continue;
+      seen.add(key);
+      let s = 0;
+      for (const t of terms(p)) {
+        const i = this.termIds.get(t);
+        if (i !== undefined) s += l.get(i) ?? 0;
+      }
+      if (s > 0) scored.push([p, s]);
+    }
+    return scored.sort((a, b) => b[1] - a[1]).slice(0, n).map(([p]) => p);
+  }
+}
+
+export const str = (v: unknown): string => (Array.isArray(v) ? v.join('; ') : typeof v === 'string' ? v : '');
+export const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : typeof v === 'string' && v ? [v] : []);
+
+/** The phrases of a user's or an item's intents the lexicons are mined from. */
+export function userPhrases(r: ProfileRecord): string[] {
+  return [...list(r.intent.liked), ...list(r.intent.key_attributes)];
+}
+
+export function itemPhrases(r: ProfileRecord): string[] {
+  return [...list(r.intent.attracts), ...list(r.intent.key_attributes)];
+}
