@@ -7,14 +7,14 @@
  *   corpus/users.jsonl items.jsonl   per-entity text from training data only (see pipeline.ts)
  *   ingest.json                      inputs, options, statistics
  */
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../util/errors.js';
 import { packageVersion } from '../util/package.js';
 import { readAmazon2018 } from './amazon2018.js';
 import { readGeneric } from './generic.js';
 import { readMovieLensDir } from './movielens.js';
-import { runPipeline, type PipelineOptions, type PipelineResult, type SplitKind } from './pipeline.js';
+import { runPipelineColumns, sourceFromRaw, type PipelineOptions, type PipelineResult, type RowSource, type SplitKind } from './pipeline.js';
 import { readRecBole } from './recbole.js';
 import type { RawData } from './types.js';
 import { checkOutDir, writeDatasetDir } from './write.js';
@@ -83,23 +83,46 @@ export function checkIngestOptions(o: IngestOptions): void {
   if (o.split !== undefined && !SPLITS.includes(o.split)) throw new UsageError(`--split must be one of ${SPLITS.join(', ')}, got "${o.split}"`);
 }
 
+/** What ingest reads, whatever the format: rows column-wise (see pipeline.ts) plus provenance. */
+export interface IngestSource extends RowSource {
+  format: string;
+  files: string[];
+  domain: string;
+}
+
+/** Reads the formats that are read whole (MovieLens, RecBole, CSV); Amazon 2018 is streamed by readSource. */
 export async function readRaw(o: IngestOptions): Promise<RawData> {
   switch (o.format) {
     case 'movielens':
       return readMovieLensDir(o.dir!);
-    case 'amazon2018':
-      return readAmazon2018(o.reviews!, o.meta);
     case 'recbole':
       return readRecBole(o.dir!, o.name, o.map, o.domain);
     case 'csv':
       return readGeneric(o);
+    case 'amazon2018':
+      throw new Error('amazon2018 is streamed: use readSource');
   }
 }
 
-export function pipelineOptions(o: IngestOptions, raw: RawData): PipelineOptions {
+/**
+ * The rows of any format as an IngestSource. Amazon 2018 review files are streamed and their text
+ * spilled to `spillFile` (next to the output; removed by `source.text.close()`).
+ */
+export async function readSource(o: IngestOptions, spillFile: string): Promise<IngestSource> {
+  if (o.format === 'amazon2018') return readAmazon2018(o.reviews!, o.meta, spillFile);
+  const raw = await readRaw(o);
+  return { ...sourceFromRaw(raw), format: raw.format, files: raw.files, domain: raw.domain };
+}
+
+export function pipelineOptions(o: IngestOptions, src: RowSource): PipelineOptions {
   const minRating = o.minRating === undefined ? DEFAULT_MIN_RATING[o.format] : o.minRating;
+  const t = src.table;
   let maxRating = -Infinity;
-  for (const r of raw.rows) if (r.rating !== null && r.rating > maxRating) maxRating = r.rating;
+  let anyTime = false;
+  for (let k = 0; k < t.n; k++) {
+    if (t.rating[k]! > maxRating) maxRating = t.rating[k]!;
+    if (!anyTime && t.time[k] === t.time[k]) anyTime = true;
+  }
   const likeThreshold =
     o.likeThreshold !== undefined ? o.likeThreshold : minRating !== null ? minRating : Number.isFinite(maxRating) ? (maxRating <= 5 ? Math.min(4, maxRating) : 0.8 * maxRating) : null;
   return {
@@ -109,7 +132,7 @@ export function pipelineOptions(o: IngestOptions, raw: RawData): PipelineOptions
     dedup: o.dedup ?? 'last',
     split: o.split ?? 'random',
     ratios: o.ratios ?? [3, 1, 1],
-    order: o.order ?? (raw.rows.some((r) => r.time !== null) ? 'time' : 'random'),
+    order: o.order ?? (anyTime ? 'time' : 'random'),
     seed: o.seed ?? 2023,
     negatives: o.negatives ?? true,
   };
@@ -125,10 +148,20 @@ export async function ingest(o: IngestOptions, log: (s: string) => void = () => 
   checkIngestOptions(o);
   checkOutDir(o.out, Boolean(o.force));
   const t0 = performance.now();
-  const raw = await readRaw(o);
-  log(`read ${raw.rows.length} ${o.format} rows, ${raw.items.size} item records, ${raw.users.size} user records, ${raw.tags.length} tags (${((performance.now() - t0) / 1000).toFixed(1)}s)`);
+  const out = resolve(o.out);
+  mkdirSync(dirname(out), { recursive: true });
+  const raw = await readSource(o, join(dirname(out), `.${basename(out)}.ingest-text-${process.pid}-${Date.now()}`));
+  try {
+    return finish(o, raw, t0, log);
+  } finally {
+    raw.text.close();
+  }
+}
+
+function finish(o: IngestOptions, raw: IngestSource, t0: number, log: (s: string) => void): IngestOutcome {
+  log(`read ${raw.table.n} ${o.format} rows, ${raw.items.size} item records, ${raw.users.size} user records, ${raw.tags.length} tags (${((performance.now() - t0) / 1000).toFixed(1)}s)`);
   const po = pipelineOptions(o, raw);
-  const result = runPipeline(raw, po);
+  const result = runPipelineColumns(raw, po);
   const s = result.stats;
   log(`dedup (${po.dedup}) removed ${s.duplicates_removed}; rating >= ${po.minRating ?? '(none)'} kept ${s.rows - s.duplicates_removed - s.below_threshold}, ${s.below_threshold} below; ` +
     `${po.kcore.join('/')}-core removed ${s.kcore_removed.rows} rows, ${s.kcore_removed.users} users, ${s.kcore_removed.items} items`);

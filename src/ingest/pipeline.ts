@@ -12,7 +12,8 @@ import { DataError } from '../data/errors.js';
 import type { Interactions } from '../data/dataset.js';
 import { randomSplit } from '../data/split.js';
 import { Rng } from '../util/rng.js';
-import type { EntityMeta, RawData, RawRow } from './types.js';
+import { RowTable, RowsTextStore, type TextStore } from './columns.js';
+import type { EntityMeta, RawData, RawRow, RawTag } from './types.js';
 
 export type SplitKind = 'random' | 'loo' | 'user-ratio';
 
@@ -85,48 +86,112 @@ export interface PipelineResult {
   users: string[];
   items: string[];
   splits: [Interactions, Interactions, Interactions];
-  userCorpus: CorpusRecord[];
-  itemCorpus: CorpusRecord[];
+  /** the title of item i ('' when none), for items.tsv */
+  itemTitle(i: number): string;
+  /**
+   * the lines of corpus/users.jsonl or corpus/items.jsonl, one record per entity, built as they are
+   * written; they read the review text from the source's TextStore, so only while it is open (for
+   * `ingest()` results: read the written files instead, e.g. with readCorpus)
+   */
+  corpusLines(side: 'user' | 'item'): Generator<string>;
   stats: PipelineStats;
 }
 
-const pairKey = (u: string, i: string) => `${u}\u0000${i}`;
+/** What the pipeline reads: the rows column-wise, their text, side information and tags. */
+export interface RowSource {
+  rowsFile: string;
+  table: RowTable;
+  text: TextStore;
+  items: Map<string, EntityMeta>;
+  users: Map<string, EntityMeta>;
+  tags: RawTag[];
+}
 
-/** (time, line) order; unknown times sort by line only. */
-function later(a: RawRow, b: RawRow): boolean {
-  if (a.time !== null && b.time !== null && a.time !== b.time) return a.time > b.time;
-  return a.line > b.line;
+/** (time, line) order of two rows; unknown times sort by line only. */
+function laterRow(t: RowTable, a: number, b: number): boolean {
+  const ta = t.time[a]!;
+  const tb = t.time[b]!;
+  if (ta === ta && tb === tb && ta !== tb) return ta > tb;
+  return t.line[a]! > t.line[b]!;
+}
+
+function identity(n: number): Int32Array {
+  const a = new Int32Array(n);
+  for (let k = 0; k < n; k++) a[k] = k;
+  return a;
+}
+
+/** `rows` (row indices) ordered by key[row], stable; keys in 0..m-1. */
+function countingSort(key: Int32Array, rows: Int32Array, m: number): Int32Array {
+  const start = new Int32Array(m + 1);
+  for (let j = 0; j < rows.length; j++) start[key[rows[j]!]! + 1]!++;
+  for (let v = 0; v < m; v++) start[v + 1]! += start[v]!;
+  const out = new Int32Array(rows.length);
+  for (let j = 0; j < rows.length; j++) {
+    const k = rows[j]!;
+    out[start[key[k]!]!++] = k;
+  }
+  return out;
+}
+
+/** The rows kept by deduplication (one per (user, item) pair), in reading order. */
+export function dedupTable(t: RowTable, keep: 'first' | 'last'): Int32Array {
+  const n = t.n;
+  // rows ordered by (user, item, row): two stable counting sorts
+  const order = countingSort(t.user, countingSort(t.item, identity(n), t.items.size), t.users.size);
+  const chosen = new Uint8Array(n);
+  let kept = 0;
+  for (let s = 0; s < n; ) {
+    const u = t.user[order[s]!]!;
+    const i = t.item[order[s]!]!;
+    let best = order[s]!;
+    let e = s + 1;
+    for (; e < n && t.user[order[e]!] === u && t.item[order[e]!] === i; e++) {
+      const k = order[e]!;
+      if (keep === 'last' ? laterRow(t, k, best) : laterRow(t, best, k)) best = k;
+    }
+    chosen[best] = 1;
+    kept++;
+    s = e;
+  }
+  const out = new Int32Array(kept);
+  let w = 0;
+  for (let k = 0; k < n; k++) if (chosen[k]) out[w++] = k;
+  return out;
 }
 
 export function dedupRows(rows: RawRow[], keep: 'first' | 'last'): RawRow[] {
-  const best = new Map<string, number>();
-  rows.forEach((r, k) => {
-    const key = pairKey(r.user, r.item);
-    const prev = best.get(key);
-    if (prev === undefined) best.set(key, k);
-    else if (keep === 'last' ? later(r, rows[prev]!) : later(rows[prev]!, r)) best.set(key, k);
-  });
-  if (best.size === rows.length) return rows;
-  const chosen = new Uint8Array(rows.length);
-  for (const k of best.values()) chosen[k] = 1;
-  return rows.filter((_, k) => chosen[k] === 1);
+  const kept = dedupTable(RowTable.fromRows(rows), keep);
+  return kept.length === rows.length ? rows : Array.from(kept, (k) => rows[k]!);
 }
 
 /** Iteratively drops users / items with fewer than k interactions until none is left. */
-export function kcoreRows(rows: RawRow[], ku: number, ki: number): RawRow[] {
+export function kcoreTable(t: RowTable, rows: Int32Array, ku: number, ki: number): Int32Array {
   let cur = rows;
   if (ku <= 1 && ki <= 1) return cur;
+  const du = new Int32Array(t.users.size);
+  const di = new Int32Array(t.items.size);
   for (;;) {
-    const du = new Map<string, number>();
-    const di = new Map<string, number>();
-    for (const r of cur) {
-      du.set(r.user, (du.get(r.user) ?? 0) + 1);
-      di.set(r.item, (di.get(r.item) ?? 0) + 1);
+    du.fill(0);
+    di.fill(0);
+    for (let j = 0; j < cur.length; j++) {
+      du[t.user[cur[j]!]!]!++;
+      di[t.item[cur[j]!]!]!++;
     }
-    const next = cur.filter((r) => du.get(r.user)! >= ku && di.get(r.item)! >= ki);
-    if (next.length === cur.length) return cur;
+    let m = 0;
+    for (let j = 0; j < cur.length; j++) if (du[t.user[cur[j]!]!]! >= ku && di[t.item[cur[j]!]!]! >= ki) m++;
+    if (m === cur.length) return cur;
+    const next = new Int32Array(m);
+    let w = 0;
+    for (let j = 0; j < cur.length; j++) if (du[t.user[cur[j]!]!]! >= ku && di[t.item[cur[j]!]!]! >= ki) next[w++] = cur[j]!;
     cur = next;
   }
+}
+
+export function kcoreRows(rows: RawRow[], ku: number, ki: number): RawRow[] {
+  if (ku <= 1 && ki <= 1) return rows;
+  const kept = kcoreTable(RowTable.fromRows(rows), identity(rows.length), ku, ki);
+  return kept.length === rows.length ? rows : Array.from(kept, (k) => rows[k]!);
 }
 
 /** Sorted unique keys: numerically when every key is a plain integer, else by code unit. */
@@ -136,36 +201,34 @@ export function sortedKeys(keys: Iterable<string>): string[] {
   return u.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** 0 train, 1 valid, 2 test for each row. */
-export function assignSplits(rows: RawRow[], uid: Int32Array, o: PipelineOptions): Uint8Array {
-  const n = rows.length;
+/** 0 train, 1 valid, 2 test for each of `pos` (row indices of t); uid[j] is the user of pos[j]. */
+export function assignSplitsTable(t: RowTable, pos: Int32Array, uid: Int32Array, o: PipelineOptions): Uint8Array {
+  const n = pos.length;
   const assign = new Uint8Array(n);
   if (o.split === 'random') {
     // the official per-interaction split, through the same function the rest of the library uses
-    const idx = new Int32Array(n);
-    for (let k = 0; k < n; k++) idx[k] = k;
-    const parts = randomSplit({ user: idx, item: new Int32Array(n) }, o.ratios, new Rng(o.seed));
+    const parts = randomSplit({ user: identity(n), item: new Int32Array(n) }, o.ratios, new Rng(o.seed));
     parts.forEach((p, s) => {
       for (const k of p.user) assign[k] = s;
     });
     return assign;
   }
-  const byUser = new Map<number, number[]>();
-  for (let k = 0; k < n; k++) {
-    const list = byUser.get(uid[k]!);
-    if (list) list.push(k);
-    else byUser.set(uid[k]!, [k]);
-  }
+  let nu = 0;
+  for (let j = 0; j < n; j++) if (uid[j]! + 1 > nu) nu = uid[j]! + 1;
+  const byUser = countingSort(uid, identity(n), nu);
   const rng = new Rng(o.seed);
-  const users = [...byUser.keys()].sort((a, b) => a - b);
-  for (const u of users) {
-    const list = byUser.get(u)!;
+  for (let s = 0, u = 0; u < nu; u++) {
+    let e = s;
+    while (e < n && uid[byUser[e]!] === u) e++;
+    if (e === s) continue;
+    let list: number[] = Array.from(byUser.subarray(s, e));
+    s = e;
     if (o.split === 'user-ratio' && o.order === 'random') {
       const a = Int32Array.from(list);
       rng.shuffle(a);
-      list.splice(0, list.length, ...a);
+      list = Array.from(a);
     } else {
-      list.sort((a, b) => (later(rows[a]!, rows[b]!) ? 1 : later(rows[b]!, rows[a]!) ? -1 : 0));
+      list.sort((a, b) => (laterRow(t, pos[a]!, pos[b]!) ? 1 : laterRow(t, pos[b]!, pos[a]!) ? -1 : 0));
     }
     const m = list.length;
     let nValid: number;
@@ -189,6 +252,11 @@ export function assignSplits(rows: RawRow[], uid: Int32Array, o: PipelineOptions
   return assign;
 }
 
+/** 0 train, 1 valid, 2 test for each row. */
+export function assignSplits(rows: RawRow[], uid: Int32Array, o: PipelineOptions): Uint8Array {
+  return assignSplitsTable(RowTable.fromRows(rows), identity(rows.length), uid, o);
+}
+
 function metaOf(map: Map<string, EntityMeta>, key: string): Pick<CorpusRecord, 'title' | 'description' | 'attributes'> {
   const m = map.get(key);
   const out: Pick<CorpusRecord, 'title' | 'description' | 'attributes'> = { attributes: m ? m.attributes : {} };
@@ -197,34 +265,78 @@ function metaOf(map: Map<string, EntityMeta>, key: string): Pick<CorpusRecord, '
   return out;
 }
 
-export function runPipeline(raw: RawData, o: PipelineOptions): PipelineResult {
-  const stats = { rows: raw.rows.length } as PipelineStats;
-  const rows = dedupRows(raw.rows, o.dedup);
-  stats.duplicates_removed = raw.rows.length - rows.length;
+export function sourceFromRaw(raw: RawData): RowSource {
+  return { rowsFile: raw.rowsFile, table: RowTable.fromRows(raw.rows), text: new RowsTextStore(raw.rows), items: raw.items, users: raw.users, tags: raw.tags };
+}
 
-  let pos: RawRow[] = rows;
-  let neg: RawRow[] = [];
+export function runPipeline(raw: RawData, o: PipelineOptions): PipelineResult {
+  return runPipelineColumns(sourceFromRaw(raw), o);
+}
+
+const num = (x: number): string => (x === x ? JSON.stringify(x) : 'null');
+
+/**
+ * The pipeline on column-wise rows. Memory: a few typed arrays per row and per corpus entry; the
+ * corpus records (with their review text, read from `src.text`) are built one at a time as
+ * `corpusLines` is consumed, so `src.text` must stay open until both corpora are written.
+ */
+export function runPipelineColumns(src: RowSource, o: PipelineOptions): PipelineResult {
+  const t = src.table;
+  const stats = { rows: t.n } as PipelineStats;
+  const rows = dedupTable(t, o.dedup);
+  stats.duplicates_removed = t.n - rows.length;
+
+  let pos = rows;
+  let neg = new Int32Array(0);
   if (o.minRating !== null) {
-    pos = [];
-    for (const r of rows) {
-      if (r.rating === null) throw new DataError(raw.rowsFile, `this row has no rating, but a rating threshold (--min-rating ${o.minRating}) is set; pass --min-rating none for implicit feedback`, { line: r.line, field: 'rating' });
-      (r.rating >= o.minRating ? pos : neg).push(r);
+    let np = 0;
+    for (let j = 0; j < rows.length; j++) {
+      const r = t.rating[rows[j]!]!;
+      if (r !== r) throw new DataError(src.rowsFile, `this row has no rating, but a rating threshold (--min-rating ${o.minRating}) is set; pass --min-rating none for implicit feedback`, { line: t.line[rows[j]!]!, field: 'rating' });
+      if (r >= o.minRating) np++;
+    }
+    pos = new Int32Array(np);
+    neg = new Int32Array(rows.length - np);
+    let wp = 0;
+    let wn = 0;
+    for (let j = 0; j < rows.length; j++) {
+      if (t.rating[rows[j]!]! >= o.minRating) pos[wp++] = rows[j]!;
+      else neg[wn++] = rows[j]!;
     }
   }
   stats.below_threshold = neg.length;
-  if (pos.length === 0) throw new DataError(raw.rowsFile, `no interactions left after the rating threshold (--min-rating ${o.minRating})`);
-  const before = { rows: pos.length, users: new Set(pos.map((r) => r.user)).size, items: new Set(pos.map((r) => r.item)).size };
-  pos = kcoreRows(pos, o.kcore[0], o.kcore[1]);
-  if (pos.length === 0) throw new DataError(raw.rowsFile, `no interactions left after the ${o.kcore.join('/')}-core filter (users/items)`);
+  if (pos.length === 0) throw new DataError(src.rowsFile, `no interactions left after the rating threshold (--min-rating ${o.minRating})`);
+  const distinct = (col: Int32Array, m: number, list: Int32Array, keys: string[]): string[] => {
+    const seen = new Uint8Array(m);
+    const out: string[] = [];
+    for (let j = 0; j < list.length; j++) {
+      const v = col[list[j]!]!;
+      if (!seen[v]) {
+        seen[v] = 1;
+        out.push(keys[v]!);
+      }
+    }
+    return out;
+  };
+  const before = { rows: pos.length, users: distinct(t.user, t.users.size, pos, t.users.keys).length, items: distinct(t.item, t.items.size, pos, t.items.keys).length };
+  pos = kcoreTable(t, pos, o.kcore[0], o.kcore[1]);
+  if (pos.length === 0) throw new DataError(src.rowsFile, `no interactions left after the ${o.kcore.join('/')}-core filter (users/items)`);
 
-  const users = sortedKeys(pos.map((r) => r.user));
-  const items = sortedKeys(pos.map((r) => r.item));
+  // keys in order of first appearance, then sorted (a stable sort: the same ties as ever)
+  const users = sortedKeys(distinct(t.user, t.users.size, pos, t.users.keys));
+  const items = sortedKeys(distinct(t.item, t.items.size, pos, t.items.keys));
   stats.kcore_removed = { rows: before.rows - pos.length, users: before.users - users.length, items: before.items - items.length };
-  const uIndex = new Map(users.map((k, i) => [k, i]));
-  const iIndex = new Map(items.map((k, i) => [k, i]));
-  const uid = Int32Array.from(pos, (r) => uIndex.get(r.user)!);
-  const iid = Int32Array.from(pos, (r) => iIndex.get(r.item)!);
-  const assign = assignSplits(pos, uid, o);
+  const uIndex = new Int32Array(t.users.size).fill(-1);
+  const iIndex = new Int32Array(t.items.size).fill(-1);
+  users.forEach((k, id) => (uIndex[t.users.get(k)!] = id));
+  items.forEach((k, id) => (iIndex[t.items.get(k)!] = id));
+  const uid = new Int32Array(pos.length);
+  const iid = new Int32Array(pos.length);
+  for (let j = 0; j < pos.length; j++) {
+    uid[j] = uIndex[t.user[pos[j]!]!]!;
+    iid[j] = iIndex[t.item[pos[j]!]!]!;
+  }
+  const assign = assignSplitsTable(t, pos, uid, o);
 
   const counts = [0, 0, 0];
   for (const s of assign) counts[s]!++;
@@ -243,83 +355,135 @@ export function runPipeline(raw: RawData, o: PipelineOptions): PipelineResult {
 
   // --- corpora
   const temporal = o.split === 'loo' || (o.split === 'user-ratio' && o.order === 'time');
-  const evalPairs = new Set<string>();
-  const cutoff = new Map<number, RawRow>();
+  const tags = src.tags;
+  // after deduplication a (user, item) pair is either an interaction or a below-threshold row, never
+  // both, so only tags can fall on a validation/test pair
+  const evalPairs = tags.length ? new Set<string>() : null;
+  const cutoff = new Int32Array(users.length).fill(-1);
   for (let k = 0; k < pos.length; k++) {
     if (assign[k] === 0) continue;
-    evalPairs.add(`${uid[k]} ${iid[k]}`);
-    const c = cutoff.get(uid[k]!);
-    if (!c || later(c, pos[k]!)) cutoff.set(uid[k]!, pos[k]!);
+    evalPairs?.add(`${uid[k]} ${iid[k]}`);
+    const c = cutoff[uid[k]!]!;
+    if (c < 0 || laterRow(t, c, pos[k]!)) cutoff[uid[k]!] = pos[k]!;
   }
   let withheldEval = 0;
   let withheldCutoff = 0;
-  const allowed = (u: number, i: number, r: { time: number | null; line: number } | null): boolean => {
-    if (evalPairs.has(`${u} ${i}`)) {
+  const allowed = (u: number, i: number, time: number, line: number): boolean => {
+    if (evalPairs?.has(`${u} ${i}`)) {
       withheldEval++;
       return false;
     }
-    if (temporal && r) {
-      const c = cutoff.get(u);
-      if (c && (r.time !== null && c.time !== null ? r.time > c.time : r.line > c.line)) {
-        withheldCutoff++;
-        return false;
+    if (temporal) {
+      const c = cutoff[u]!;
+      if (c >= 0) {
+        const ct = t.time[c]!;
+        if (time === time && ct === ct ? time > ct : line > t.line[c]!) {
+          withheldCutoff++;
+          return false;
+        }
       }
     }
     return true;
   };
   /** implicit rows (no rating) read as liked; rated ones by the like threshold */
-  const liked = (rating: number | null): boolean => rating === null || o.likeThreshold === null || rating >= o.likeThreshold;
+  const liked = (rating: number): boolean => rating !== rating || o.likeThreshold === null || rating >= o.likeThreshold;
 
-  const userFb: FeedbackEntry[][] = users.map(() => []);
-  const itemFb: FeedbackEntry[][] = items.map(() => []);
-  const entryOf = new Map<string, [FeedbackEntry, FeedbackEntry]>();
-  const sortKey = new Map<FeedbackEntry, number>();
-  const add = (u: number, i: number, e: Omit<FeedbackEntry, 'item' | 'user'>, line: number) => {
-    const ue: FeedbackEntry = { item: i, ...e };
-    const ie: FeedbackEntry = { user: u, ...e };
-    userFb[u]!.push(ue);
-    itemFb[i]!.push(ie);
-    sortKey.set(ue, line);
-    sortKey.set(ie, line);
-    entryOf.set(`${u} ${i}`, [ue, ie]);
-  };
-  const base = (r: RawRow, interaction: boolean): Omit<FeedbackEntry, 'item' | 'user'> => {
-    const e: Omit<FeedbackEntry, 'item' | 'user'> = { interaction, rating: r.rating, liked: liked(r.rating), time: r.time };
-    if (r.summary) e.summary = r.summary;
-    if (r.text) e.text = r.text;
+  // corpus entries, column-wise, in the order they are added
+  const cap = counts[0]! + (o.negatives ? neg.length : 0) + tags.length;
+  const entU = new Int32Array(cap);
+  const entI = new Int32Array(cap);
+  const entRow = new Int32Array(cap);
+  const entInteraction = new Uint8Array(cap);
+  const entLiked = new Int8Array(cap);
+  const entRating = new Float64Array(cap);
+  const entTime = new Float64Array(cap);
+  const entKey = new Float64Array(cap);
+  const entTags = new Map<number, string[]>();
+  const entryOf = tags.length ? new Map<string, number>() : null;
+  let nEnt = 0;
+  const add = (u: number, i: number, row: number, interaction: boolean, rating: number, like: number, time: number, key: number): number => {
+    const e = nEnt++;
+    entU[e] = u;
+    entI[e] = i;
+    entRow[e] = row;
+    entInteraction[e] = interaction ? 1 : 0;
+    entRating[e] = rating;
+    entLiked[e] = like;
+    entTime[e] = time;
+    entKey[e] = key;
+    entryOf?.set(`${u} ${i}`, e);
     return e;
   };
-  for (let k = 0; k < pos.length; k++) if (assign[k] === 0) add(uid[k]!, iid[k]!, base(pos[k]!, true), pos[k]!.line);
+  for (let k = 0; k < pos.length; k++) {
+    if (assign[k] !== 0) continue;
+    const r = pos[k]!;
+    add(uid[k]!, iid[k]!, r, true, t.rating[r]!, liked(t.rating[r]!) ? 1 : 0, t.time[r]!, t.line[r]!);
+  }
   if (o.negatives) {
-    for (const r of neg) {
-      const u = uIndex.get(r.user);
-      const i = iIndex.get(r.item);
-      if (u === undefined || i === undefined || !allowed(u, i, r)) continue;
-      add(u, i, { ...base(r, false), liked: false }, r.line);
+    for (let j = 0; j < neg.length; j++) {
+      const r = neg[j]!;
+      const u = uIndex[t.user[r]!]!;
+      const i = iIndex[t.item[r]!]!;
+      if (u < 0 || i < 0 || !allowed(u, i, t.time[r]!, t.line[r]!)) continue;
+      add(u, i, r, false, t.rating[r]!, 0, t.time[r]!, t.line[r]!);
     }
   }
   let tagCount = 0;
-  raw.tags.forEach((t, n) => {
-    const u = uIndex.get(t.user);
-    const i = iIndex.get(t.item);
-    if (u === undefined || i === undefined || !allowed(u, i, { time: t.time, line: Number.MAX_SAFE_INTEGER })) return;
-    let pair = entryOf.get(`${u} ${i}`);
-    if (!pair) {
-      add(u, i, { interaction: false, rating: null, liked: null, time: t.time }, 1e15 + n);
-      pair = entryOf.get(`${u} ${i}`)!;
-    }
-    for (const e of pair) {
-      const tags = (e.tags ??= []);
-      if (!tags.includes(t.tag)) tags.push(t.tag);
-    }
+  tags.forEach((tg, n) => {
+    const uk = t.users.get(tg.user);
+    const ik = t.items.get(tg.item);
+    const u = uk === undefined ? -1 : uIndex[uk]!;
+    const i = ik === undefined ? -1 : iIndex[ik]!;
+    const time = tg.time === null ? NaN : tg.time;
+    if (u < 0 || i < 0 || !allowed(u, i, time, Number.MAX_SAFE_INTEGER)) return;
+    let e = entryOf!.get(`${u} ${i}`);
+    if (e === undefined) e = add(u, i, -1, false, NaN, -1, time, 1e15 + n);
+    let list = entTags.get(e);
+    if (!list) entTags.set(e, (list = []));
+    if (!list.includes(tg.tag)) list.push(tg.tag);
     tagCount++;
   });
-  const order = (a: FeedbackEntry, b: FeedbackEntry) => {
-    if (a.time !== null && b.time !== null && a.time !== b.time) return a.time - b.time;
-    return sortKey.get(a)! - sortKey.get(b)!;
+
+  /** entry indices grouped by user (or item), each group in the order the entries were added */
+  const group = (side: Int32Array, m: number): { start: Int32Array; list: Int32Array } => {
+    const start = new Int32Array(m + 1);
+    for (let e = 0; e < nEnt; e++) start[side[e]! + 1]!++;
+    for (let v = 0; v < m; v++) start[v + 1]! += start[v]!;
+    const fill = start.slice(0, m);
+    const list = new Int32Array(nEnt);
+    for (let e = 0; e < nEnt; e++) list[fill[side[e]!]!++] = e;
+    return { start, list };
   };
-  const userCorpus: CorpusRecord[] = users.map((key, id) => ({ id, key, ...metaOf(raw.users, key), feedback: userFb[id]!.sort(order) }));
-  const itemCorpus: CorpusRecord[] = items.map((key, id) => ({ id, key, ...metaOf(raw.items, key), feedback: itemFb[id]!.sort(order) }));
+  const order = (a: number, b: number): number => {
+    const ta = entTime[a]!;
+    const tb = entTime[b]!;
+    if (ta === ta && tb === tb && ta !== tb) return ta - tb;
+    return entKey[a]! - entKey[b]!;
+  };
+  const text = src.text;
+  function* corpusLines(side: 'user' | 'item'): Generator<string> {
+    const keys = side === 'user' ? users : items;
+    const meta = side === 'user' ? src.users : src.items;
+    const { start, list } = group(side === 'user' ? entU : entI, keys.length);
+    const other = side === 'user' ? entI : entU;
+    const head = side === 'user' ? '{"item":' : '{"user":';
+    for (let id = 0; id < keys.length; id++) {
+      const fb: number[] = Array.from(list.subarray(start[id]!, start[id + 1]!));
+      fb.sort(order);
+      const parts: string[] = [];
+      for (const e of fb) {
+        const row = entRow[e]!;
+        const lk = entLiked[e]!;
+        const tg = entTags.get(e);
+        parts.push(
+          `${head}${other[e]},"interaction":${entInteraction[e] ? 'true' : 'false'},"rating":${num(entRating[e]!)},"liked":${lk < 0 ? 'null' : lk ? 'true' : 'false'},"time":${num(entTime[e]!)}` +
+            `${row >= 0 ? text.fragment(row) : ''}${tg ? `,"tags":${JSON.stringify(tg)}` : ''}}`,
+        );
+      }
+      const rec = JSON.stringify({ id, key: keys[id]!, ...metaOf(meta, keys[id]!), feedback: [] });
+      yield `${rec.slice(0, -3)}[${parts.join(',')}]}\n`;
+    }
+  }
 
   const trainU = new Uint8Array(users.length);
   const trainI = new Uint8Array(items.length);
@@ -327,6 +491,8 @@ export function runPipeline(raw: RawData, o: PipelineOptions): PipelineResult {
     trainU[splits[0].user[k]!] = 1;
     trainI[splits[0].item[k]!] = 1;
   }
+  let withText = 0;
+  for (let e = 0; e < nEnt; e++) if (entRow[e]! >= 0 && text.has(entRow[e]!)) withText++;
   stats.interactions = pos.length;
   stats.users = users.length;
   stats.items = items.length;
@@ -336,14 +502,14 @@ export function runPipeline(raw: RawData, o: PipelineOptions): PipelineResult {
   stats.density = pos.length / (users.length * items.length);
   stats.users_without_train = users.length - trainU.reduce((a, b) => a + b, 0);
   stats.items_without_train = items.length - trainI.reduce((a, b) => a + b, 0);
-  stats.items_with_metadata = items.filter((k) => raw.items.has(k)).length;
+  stats.items_with_metadata = items.filter((k) => src.items.has(k)).length;
   stats.corpus = {
-    user_feedback_entries: userFb.reduce((a, f) => a + f.length, 0),
-    item_feedback_entries: itemFb.reduce((a, f) => a + f.length, 0),
-    reviews_with_text: userFb.reduce((a, f) => a + f.filter((e) => e.text || e.summary).length, 0),
+    user_feedback_entries: nEnt,
+    item_feedback_entries: nEnt,
+    reviews_with_text: withText,
     tags: tagCount,
     withheld_eval_pairs: withheldEval,
     withheld_after_cutoff: withheldCutoff,
   };
-  return { users, items, splits, userCorpus, itemCorpus, stats };
+  return { users, items, splits, itemTitle: (i) => src.items.get(items[i]!)?.title || '', corpusLines, stats };
 }

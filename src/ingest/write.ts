@@ -9,7 +9,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../util/errors.js';
 import type { Interactions } from '../data/dataset.js';
 import { fsReason, outputProblem } from '../util/atomic.js';
-import type { CorpusRecord, PipelineResult } from './pipeline.js';
+import type { PipelineResult } from './pipeline.js';
 
 export const DATASET_FILES = {
   splits: ['train.tsv', 'valid.tsv', 'test.tsv'] as const,
@@ -57,10 +57,6 @@ function* tsvLines(p: Interactions): Generator<string> {
   for (let k = 0; k < p.user.length; k++) yield `${p.user[k]}\t${p.item[k]}\n`;
 }
 
-function* jsonLines(records: CorpusRecord[]): Generator<string> {
-  for (const r of records) yield `${JSON.stringify(r)}\n`;
-}
-
 /** Fails early (before any work) when `out` cannot be written. */
 export function checkOutDir(out: string, force: boolean): void {
   const dir = resolve(out);
@@ -97,10 +93,10 @@ export function writeDatasetDir(out: string, r: PipelineResult, manifest: Record
     })());
     writeChunks(join(tmp, DATASET_FILES.items), (function* () {
       yield 'id\tkey\ttitle\n';
-      for (let i = 0; i < r.items.length; i++) yield `${i}\t${tsvField(r.items[i]!)}\t${tsvField(r.itemCorpus[i]!.title ?? '')}\n`;
+      for (let i = 0; i < r.items.length; i++) yield `${i}\t${tsvField(r.items[i]!)}\t${tsvField(r.itemTitle(i))}\n`;
     })());
-    writeChunks(join(tmp, DATASET_FILES.userCorpus), jsonLines(r.userCorpus));
-    writeChunks(join(tmp, DATASET_FILES.itemCorpus), jsonLines(r.itemCorpus));
+    writeChunks(join(tmp, DATASET_FILES.userCorpus), r.corpusLines('user'));
+    writeChunks(join(tmp, DATASET_FILES.itemCorpus), r.corpusLines('item'));
     writeChunks(join(tmp, DATASET_FILES.manifest), [`${JSON.stringify(manifest, null, 2)}\n`]);
     if (existsSync(dir)) {
       const old = join(parent, `.${basename(dir)}.old-${process.pid}-${Date.now()}`);
