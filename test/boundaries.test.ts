@@ -53,14 +53,6 @@ export const EXCEPTIONS: readonly { from: string; to: string; why: string }[] = 
     // (built from the variant descriptors) live in config/. Owned by whoever reworks registry/schema/defaults.
     why: 'config <-> models cycle: model-name tables are to move into config/',
   },
-  {
-    from: 'train/trainer.ts', to: 'run/verify.ts',
-    // TODO(issue 13): the trainer reads and checks its checkpoint on --resume with run/verify.ts's
-    // inspectCheckpoint / checkpointTensors / modelParams, while run/ builds on train/ (run/verify.ts
-    // imports train/checkpoint.ts). Move checkpoint verification next to train/checkpoint.ts (run/verify.ts
-    // then imports it from there) and this goes. Owned by whoever edits src/train/.
-    why: 'train <-> run cycle: checkpoint verification is to move into train/',
-  },
 ];
 
 export interface SourceFile {

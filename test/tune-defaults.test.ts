@@ -67,6 +67,18 @@ describe('defaults from the data', () => {
     expect(autoTraining({ users: 1, items: 1, train: 5_000_000 }).sets['train.batch_size']).toBe(4096);
   });
 
+  it('learning-rate rule: 3e-3 in reference mode; in scalable mode 3e-3 x sqrt(grown batch / 4096), at most 0.03', () => {
+    const lr = (train: number) => autoTraining({ users: 1, items: 1, train }).sets['optimizer.lr'];
+    expect(lr(999_999)).toBe(3e-3);
+    expect(lr(1_980_000)).toBe(0.0117); // batch 61,875
+    expect(lr(10_000_000)).toBe(0.0262); // batch 312,500
+    expect(lr(100_000_000)).toBe(0.03);
+    const big = autoTraining({ users: 1, items: 1, train: 10_000_000 }).sets;
+    expect([big['train.test_step'], big['train.patience']]).toEqual([1, 3]);
+    expect(autoTraining({ users: 1, items: 1, train: 999_999 }).sets['train.patience']).toBeUndefined();
+    expect(autoTraining({ users: 1, items: 1, train: 10_000_000 }).reasons.join('\n')).toMatch(/optimizer\.lr 0\.0262 \(scalable rule/);
+  });
+
   it('--set overrides the auto values; a config file that names its model needs no --model', () => {
     const stats = { users: 100, items: 50, train: 1000 };
     expect(resolveConfig({ model: 'lightgcn', stats, sets: ['optimizer.lr=0.02'] }).config.optimizer.lr).toBe(0.02);

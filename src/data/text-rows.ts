@@ -8,7 +8,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { DataError } from './errors.js';
 import { decodeFloat16, readNpyFloat16Bits, readNpyHeader } from './formats/numpy.js';
-import { findTextFile, readTextMatrix, TEXT_FILES } from './text-vectors.js';
+import { loadTextKinds, readTextMatrix } from './text-vectors.js';
 import type { TextVectors } from './text-types.js';
 
 export class HalfRows {
@@ -66,32 +66,18 @@ function firstNonFinite(bits: Uint16Array): number {
  * what scalable training uses, which reads a sample's rows per step.
  */
 export function loadTrainingText(dir: string, numUsers: number, numItems: number, need: TextKind[], o: { keepFloat16?: boolean } = {}): TrainingText {
-  const out: TrainingText = {};
-  for (const kind of need) {
-    const path = findTextFile(dir, kind);
-    const f = TEXT_FILES[kind];
-    if (!path) throw new DataError(dir, `missing ${f.what}: expected ${f.npy} or ${f.pkl}`);
-    const rows = kind.startsWith('usr') ? numUsers : numItems;
-    if (o.keepFloat16 && path.endsWith('.npy') && readNpyHeader(path).dtype === 'float16') {
-      const { shape, bits } = readNpyFloat16Bits(path);
-      if (shape.length !== 2) throw new DataError(path, `${f.what} must be a 2-D array, got shape (${shape.join(', ')})`);
-      const [r, c] = shape as [number, number];
-      if (r !== rows) throw new DataError(path, `${f.what} have ${r} rows but the dataset has ${rows}`);
-      if (c === 0) throw new DataError(path, `${f.what} have width 0`);
-      const bad = firstNonFinite(bits);
-      if (bad >= 0) {
-        const v = decodeFloat16(bits.subarray(bad, bad + 1))[0];
-        throw new DataError(path, `${f.what}: row ${Math.floor(bad / c)} column ${bad % c} is ${v} (NaN/Inf are not allowed)`);
-      }
-      out[kind] = new HalfRows(bits, r, c);
-    } else out[kind] = readTextMatrix(path, rows, f.what);
-  }
-  for (const [u, i] of [['usrPrf', 'itmPrf'], ['usrInt', 'itmInt']] as const) {
-    const a = out[u];
-    const b = out[i];
-    if (a && b && a.cols !== b.cols) {
-      throw new DataError(findTextFile(dir, i)!, `${TEXT_FILES[i].what} have width ${b.cols} but ${TEXT_FILES[u].what} have width ${a.cols}`);
+  return loadTextKinds<TextMatrix>(dir, numUsers, numItems, need, (path, rows, what) => {
+    if (!(o.keepFloat16 && path.endsWith('.npy') && readNpyHeader(path).dtype === 'float16')) return readTextMatrix(path, rows, what);
+    const { shape, bits } = readNpyFloat16Bits(path);
+    if (shape.length !== 2) throw new DataError(path, `${what} must be a 2-D array, got shape (${shape.join(', ')})`);
+    const [r, c] = shape as [number, number];
+    if (r !== rows) throw new DataError(path, `${what} have ${r} rows but the dataset has ${rows}`);
+    if (c === 0) throw new DataError(path, `${what} have width 0`);
+    const bad = firstNonFinite(bits);
+    if (bad >= 0) {
+      const v = decodeFloat16(bits.subarray(bad, bad + 1))[0];
+      throw new DataError(path, `${what}: row ${Math.floor(bad / c)} column ${bad % c} is ${v} (NaN/Inf are not allowed)`);
     }
-  }
-  return out;
+    return new HalfRows(bits, r, c);
+  });
 }

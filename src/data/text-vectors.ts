@@ -55,12 +55,22 @@ export function readTextMatrix(path: string, rows: number, what: string): Tensor
 
 /** Loads the kinds `need` from dir; a missing file is an error naming the expected names. */
 export function loadTextVectors(dir: string, numUsers: number, numItems: number, need: (keyof TextVectors)[]): TextVectors {
-  const out: TextVectors = {};
+  return loadTextKinds(dir, numUsers, numItems, need, (path, rows, what) => readTextMatrix(path, rows, what));
+}
+
+/**
+ * The kinds `need` from dir, each read by `read` (its file, expected rows, what it holds); a
+ * missing file, or users and items of one kind with different widths, is a DataError.
+ */
+export function loadTextKinds<T extends { cols: number }>(
+  dir: string, numUsers: number, numItems: number, need: (keyof TextVectors)[], read: (path: string, rows: number, what: string) => T,
+): Partial<Record<keyof TextVectors, T>> {
+  const out: Partial<Record<keyof TextVectors, T>> = {};
   for (const kind of need) {
     const path = findTextFile(dir, kind);
     const f = TEXT_FILES[kind];
     if (!path) throw new DataError(dir, `missing ${f.what}: expected ${f.npy} or ${f.pkl}`);
-    out[kind] = readTextMatrix(path, kind.startsWith('usr') ? numUsers : numItems, f.what);
+    out[kind] = read(path, kind.startsWith('usr') ? numUsers : numItems, f.what);
   }
   for (const [u, i] of [['usrPrf', 'itmPrf'], ['usrInt', 'itmInt']] as const) {
     const a = out[u];

@@ -27,7 +27,7 @@ import { Arena, withArena } from '../tensor/arena.js';
 import { Progress } from '../util/progress.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { ConfigError } from '../config/schema.js';
-import { checkpointTensors, inspectCheckpoint, modelParams } from '../run/verify.js';
+import { checkpointTensors, inspectCheckpoint, modelParams } from './checkpoint-verify.js';
 import { CheckpointError, checkpointDir, tensorsFile, writeCheckpoint } from './checkpoint.js';
 
 export interface EpochLog {
