@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // In-process Recommender latency and throughput (not a test).
 //
-//   node bench/serve-latency.mjs [--run RUN] [--calls 20000] [--k 20]
+//   node bench/serve-latency.mjs [--run RUN] [--calls 20000] [--k 20] [--warmup 3000] [--batch-users N] [--passes 3] [--explain-calls 500]
+//
+// On a large catalogue (a million items: ~20-50 ms per single-user call) bound the work:
+// --calls 200 --warmup 20 --batch-users 10000 --passes 1 --explain-calls 50 (the batched pass then
+// covers the first N users instead of all; the process's peak RSS is printed at the end).
 //
 // Without --run it trains LightGCN for 20 epochs on ../shared/datasets/irllrec-amazon-book into
 // .bench/serve/ab-lightgcn first. Measures:
@@ -23,6 +27,9 @@ const { Recommender } = await import(join(root, 'dist', 'serve', 'recommender.js
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
 const K = Number(args.k ?? 20);
 const CALLS = Number(args.calls ?? 20000);
+const WARMUP = Number(args.warmup ?? 3000);
+const PASSES = Number(args.passes ?? 3);
+const EXPLAIN_CALLS = Number(args['explain-calls'] ?? 500);
 
 let run = args.run;
 if (!run) {
@@ -51,7 +58,7 @@ console.log(`${info.model} on ${info.dataset}: ${info.users} users x ${info.item
 let x = 12345;
 const next = () => ((x = (x * 1103515245 + 12345) >>> 0) % rec.numUsers);
 const ids = Array.from({ length: CALLS }, () => rec.users.key(next()));
-for (let i = 0; i < 3000; i++) rec.recommend(ids[i % ids.length], { k: K });
+for (let i = 0; i < WARMUP; i++) rec.recommend(ids[i % ids.length], { k: K });
 
 const load0 = loadavg()[0];
 const lat = new Float64Array(CALLS);
@@ -63,21 +70,22 @@ for (let i = 0; i < CALLS; i++) {
 const single = stats(lat);
 console.log(`single user top-${K} (${CALLS} calls, ms): ${fmt(single)}  [load avg ${load0.toFixed(2)} -> ${loadavg()[0].toFixed(2)}]`);
 
-const all = Array.from({ length: rec.numUsers }, (_, u) => rec.users.key(u));
-const passes = 3;
+const batchUsers = Math.min(rec.numUsers, Number(args['batch-users'] ?? rec.numUsers));
+const all = Array.from({ length: batchUsers }, (_, u) => rec.users.key(u));
+const passes = PASSES;
 t = performance.now();
 for (let p = 0; p < passes; p++) for (let s = 0; s < all.length; s += 256) rec.recommend(all.slice(s, s + 256), { k: K });
 const batchedUps = (passes * all.length) / ((performance.now() - t) / 1000);
-const idx = Int32Array.from({ length: rec.numUsers }, (_, u) => u);
+const idx = Int32Array.from({ length: batchUsers }, (_, u) => u);
 t = performance.now();
 for (let p = 0; p < passes; p++) for (let s = 0; s < idx.length; s += 256) rec.recommendIndices(idx.subarray(s, s + 256), { k: K });
 const typedUps = (passes * idx.length) / ((performance.now() - t) / 1000);
-console.log(`batched top-${K}, 256 users per call: ${batchedUps.toFixed(0)} users/s (ids and objects), ${typedUps.toFixed(0)} users/s (recommendIndices, typed arrays)`);
+console.log(`batched top-${K} over ${batchUsers} users x ${passes} passes, 256 users per call: ${batchedUps.toFixed(0)} users/s (ids and objects), ${typedUps.toFixed(0)} users/s (recommendIndices, typed arrays)`);
 
 const exLat = [];
 const simLat = [];
-for (let i = 0; i < 500; i++) {
-  const u = ids[i];
+for (let i = 0; i < EXPLAIN_CALLS; i++) {
+  const u = ids[i % ids.length];
   const item = rec.items.key(next() % rec.numItems);
   let s = performance.now();
   rec.explain(u, item);
@@ -89,4 +97,6 @@ for (let i = 0; i < 500; i++) {
 const ex = stats(exLat);
 const sim = stats(simLat);
 console.log(`explain (ms): p50 ${ex.p50.toFixed(3)} p99 ${ex.p99.toFixed(3)};  similarItems top-${K} (ms): p50 ${sim.p50.toFixed(3)} p99 ${sim.p99.toFixed(3)}`);
-console.log(JSON.stringify({ run, model: info.model, dataset: info.dataset, users: info.users, items: info.items, dim: info.dim, kernels: info.kernels, open_ms: openMs, single_ms: single, batched_users_per_s: batchedUps, typed_users_per_s: typedUps, explain_ms: ex, similar_ms: sim, loadavg: loadavg() }));
+const peakRssMb = process.resourceUsage().maxRSS / 1024;
+console.log(`peak RSS ${peakRssMb.toFixed(0)} MB`);
+console.log(JSON.stringify({ run, model: info.model, dataset: info.dataset, users: info.users, items: info.items, dim: info.dim, kernels: info.kernels, open_ms: openMs, single_ms: single, batched_users: batchUsers, batched_users_per_s: batchedUps, typed_users_per_s: typedUps, explain_ms: ex, similar_ms: sim, peak_rss_mb: peakRssMb, loadavg: loadavg() }));

@@ -11,7 +11,12 @@ import { REPORT_EASE_MAX_ITEMS, writeReport } from '../report/report.js';
 import { fsReason, outputProblem } from '../util/atomic.js';
 import { runCommand, UsageError } from './errors.js';
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
+/** Repeatable options: appended in place (copying the list per value would be quadratic in 10,000 --user flags). */
+const collect = (v: string, prev?: string[]) => {
+  const list = prev ?? [];
+  list.push(v);
+  return list;
+};
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 function intOpt(name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -124,11 +129,12 @@ export async function serveCommand(o: ServeCli): Promise<void> {
         rec.setEmbedder(null);
       }
     }
-    // the first explanation fills caches (the normalised item table, intent labels) and warms the
-    // code up: here, not inside the first request that asks for explanations
+    // the first explanation and similar-items call fill caches (item norms, intent labels, the
+    // normalised item table) and warm the code up: here, not inside the first request that asks
     if (rec.numUsers > 0 && rec.numItems > 0) {
       try {
         rec.explain(rec.users.key(0), rec.items.key(0));
+        rec.similarItems(rec.items.key(0), { k: 1 });
       } catch {
         // nothing to warm up
       }

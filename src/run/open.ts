@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { validate, type Config } from '../config/schema.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import { buildNormalizedAdjacency } from '../data/graph.js';
+import { HalfRows, loadTrainingText, type TrainingText } from '../data/text-rows.js';
 import { loadTextVectors } from '../data/text-vectors.js';
 import type { TextVectors } from '../data/text-types.js';
 import type { ComposedModel } from '../models/composed.js';
@@ -58,11 +59,25 @@ export interface OpenRunOptions {
   data?: string;
   /** Text-vector directory (default: the run's copy; with `data` or without a copy, run.json's, else the dataset directory). */
   textDir?: string;
+  /**
+   * How the text vectors are read (models trained with text only):
+   * - 'model' (default): every kind the model trained with, as float32 (`text`, and the same
+   *   tables in `textRows`), what evaluation, reports and tests have always had;
+   * - 'serving': only what serving reads, the users' tables (cold start's warm-user neighbours),
+   *   kept float16 in memory when the .npy is float16 (HalfRows, as scalable training keeps them);
+   *   the items' tables are not read at all (1M items x 896 float32 would be 3.6 GB) and the model
+   *   is built with width-0 stand-ins for them, which nothing but a training loss would touch.
+   *   `text` is then empty and `textRows` holds the users' tables.
+   */
+  text?: 'model' | 'serving';
 }
 
 export interface LoadedRun extends RunInfo {
   dataset: Dataset;
+  /** The text vectors as float32 (every kind the model trained with); empty with `text: 'serving'`. */
   text: TextVectors;
+  /** The text vectors as loaded: `text`'s tables, or with `text: 'serving'` the users' tables only (float16 kept). */
+  textRows: TrainingText;
   textDir: string;
   model: string;
   net: ComposedModel;
@@ -111,9 +126,22 @@ export function openRun(dirArg: string, o: OpenRunOptions = {}): LoadedRun {
     textDir = o.textDir ? resolve(o.textDir) : (info.meta.textDir ?? dataset.dir);
   }
   const need = requiredText(info.config.model.align);
-  const text = need.length ? loadTextVectors(textDir, dataset.numUsers, dataset.numItems, need) : {};
+  let text: TextVectors = {};
+  let textRows: TrainingText = {};
+  let modelText: TrainingText = {};
+  if (need.length && o.text === 'serving') {
+    const users = need.filter((kind) => kind.startsWith('usr'));
+    textRows = loadTrainingText(textDir, dataset.numUsers, dataset.numItems, users, { keepFloat16: true });
+    modelText = { ...textRows };
+    // the item tables are only ever read by a training loss: stand-ins of the right height, width 0
+    for (const kind of need) if (!modelText[kind]) modelText[kind] = new HalfRows(new Uint16Array(0), dataset.numItems, 0);
+  } else if (need.length) {
+    text = loadTextVectors(textDir, dataset.numUsers, dataset.numItems, need);
+    textRows = { ...text };
+    modelText = text;
+  }
   const adj = buildNormalizedAdjacency(dataset.train);
-  const net = createModel(info.config, adj, new Rng(info.config.train.seed), text) as ComposedModel;
+  const net = createModel(info.config, adj, new Rng(info.config.train.seed), modelText) as ComposedModel;
   // names and shapes against the rebuilt model before anything is loaded
   const params = modelParams(net.params.entries());
   if (check.checkpoint) checkCheckpointShapes(check.checkpoint, params, RunError);
@@ -123,5 +151,5 @@ export function openRun(dirArg: string, o: OpenRunOptions = {}): LoadedRun {
   } catch (e) {
     throw new RunError(`${(e as Error).message} (was the dataset or config changed since training?)`);
   }
-  return { ...info, dataset, text, textDir, net, weightsMeta: metadata, runData };
+  return { ...info, dataset, text, textRows, textDir, net, weightsMeta: metadata, runData };
 }

@@ -5,6 +5,7 @@
  * their embeddings averaged) and 'tower' (the tower's output is the user vector); RLMRec-Gen's
  * reconstruction models use the nearest warm users by profile vectors.
  */
+import { gatherText, type TextMatrix } from '../data/text-rows.js';
 import type { MLP } from '../nn/mlp.js';
 import { noGrad, Tensor } from '../tensor/tensor.js';
 import type { ServeCore } from './core.js';
@@ -14,8 +15,28 @@ import { topIndices } from './intents.js';
 import { checkK, normalize, normalizeRows } from './ranker.js';
 import type { ColdStartInput, ColdStartOptions, ColdStartResult } from './types.js';
 
+/** Rows per block when a whole text table goes through a tower or is normalised (bounded scratch). */
+export const TEXT_BLOCK_ROWS = 8192;
+
+/**
+ * `fn` over consecutive blocks of a text table's rows as float32 (a float16 table decoded one block
+ * at a time, never whole): fn(start, rows, block) with block = rows x cols.
+ */
+export function forTextBlocks(t: TextMatrix, fn: (start: number, rows: number, block: Float32Array) => void, blockRows = TEXT_BLOCK_ROWS): void {
+  const idx = new Int32Array(Math.min(blockRows, t.rows));
+  const buf = new Float32Array(idx.length * t.cols);
+  for (let s = 0; s < t.rows; s += blockRows) {
+    const n = Math.min(blockRows, t.rows - s);
+    for (let r = 0; r < n; r++) idx[r] = s + r;
+    const block = buf.subarray(0, n * t.cols);
+    gatherText(t, idx.subarray(0, n), block);
+    fn(s, n, block);
+  }
+}
+
 export class ColdStart {
   private readonly towerUsers: Partial<Record<TextKind, Float32Array>> = {};
+  private profileUnit: Float32Array | null = null;
 
   constructor(private readonly c: ServeCore, private readonly embedder: () => TextEmbedder | null) {}
 
@@ -42,9 +63,24 @@ export class ColdStart {
     const mlp = kind === 'profile' ? t?.profile : t?.intent;
     const src = kind === 'profile' ? t?.text.usrPrf : t?.text.usrInt;
     if (!mlp || !src) return null;
-    const z = normalizeRows(this.towerOut(mlp, src.data, src.rows), src.rows, this.c.dim);
+    // the tower is applied a block of users at a time (a row's output does not depend on the
+    // others: the same numbers as one pass over the whole table, without its float32 copy)
+    const d = this.c.dim;
+    const z = new Float32Array(src.rows * d);
+    forTextBlocks(src, (s, n, block) => {
+      z.set(normalizeRows(this.towerOut(mlp, block, n), n, d), s * d);
+    });
     this.towerUsers[kind] = z;
     return z;
+  }
+
+  /** The warm users' profile vectors, rows L2-normalised (RLMRec-Gen's neighbours), computed once. */
+  private unitProfiles(src: TextMatrix): Float32Array {
+    if (this.profileUnit) return this.profileUnit;
+    const P = new Float32Array(src.rows * src.cols);
+    forTextBlocks(src, (s, n, block) => P.set(normalizeRows(block, n, src.cols), s * src.cols));
+    this.profileUnit = P;
+    return P;
   }
 
   private vectorOf(kind: TextKind, v: ArrayLike<number>): Float32Array {
@@ -122,7 +158,7 @@ export class ColdStart {
         const p = vecs.profile;
         if (!p) throw new UnavailableError(`${this.c.model} uses profile text only`);
         const src = t.text.usrPrf!;
-        const P = normalizeRows(src.data, src.rows, src.cols);
+        const P = this.unitProfiles(src);
         const sims = new Float32Array(src.rows);
         this.c.kernels.gemm(false, true, 1, src.rows, src.cols, 1, normalize(Float32Array.from(p)), src.cols, P, src.cols, 0, sims, src.rows);
         this.addNeighbours(sims, u);

@@ -43,19 +43,62 @@ export class Explainer {
   }
 
   private computeLabel(m: IntentModel, side: 'user' | 'item', k: number, n: number): { items: ScoredItem[]; terms: string[] } {
-    const scores = new Float32Array(this.c.numItems);
+    let top: number[];
+    let values: Float32Array;
     if (side === 'item') {
-      for (let i = 0; i < this.c.numItems; i++) scores[i] = m.itemW[i * m.K + k]!;
+      // every prototype's top items in one pass over the rows of itemW (reading one column of it
+      // per label would touch a cache line per item, K times)
+      top = this.itemTops(m, n)[k]!;
+      values = Float32Array.from(top, (i) => m.itemW[i * m.K + k]!);
     } else {
-      // items whose embedding points along the user prototype
-      for (let i = 0; i < this.c.numItems; i++) scores[i] = dot(this.c.itemEmb, i * this.c.dim, m.userProto, k * this.c.dim, this.c.dim);
+      // items whose embedding points along the user prototype (the largest dot products, exactly
+      // as a loop over every item computes them, without that loop: ServeCore.topDots)
+      ({ top, values } = this.c.topDots(m.userProto.subarray(k * this.c.dim, (k + 1) * this.c.dim), n));
     }
-    const top = topIndices(scores, 0, this.c.numItems, n);
     const lex = this.lexiconsFor();
     return {
-      items: this.c.scored(Int32Array.from(top), Float32Array.from(top, (i) => round(scores[i]!))),
+      items: this.c.scored(Int32Array.from(top), Float32Array.from(values, (v) => round(v))),
       terms: lex ? lex[side].topTerms(k, 6) : [],
     };
+  }
+
+  private readonly itemTopCache = new Map<number, number[][]>();
+
+  /**
+   * For every item prototype k, topIndices over column k of itemW (the n items weighing most on
+   * it, ties by lower index), all columns in one pass over the rows: the same insertion as
+   * topIndices' one-pass path, per column.
+   */
+  private itemTops(m: IntentModel, n: number): number[][] {
+    const hit = this.itemTopCache.get(n);
+    if (hit) return hit;
+    const K = m.K;
+    const N = this.c.numItems;
+    const W = m.itemW;
+    let out: number[][];
+    if (Math.min(n, N) > 32) {
+      out = Array.from({ length: K }, (_, k) => topIndices(Float32Array.from({ length: N }, (_v, i) => W[i * K + k]!), 0, N, n));
+    } else {
+      const nn = Math.min(n, N);
+      out = Array.from({ length: K }, () => [] as number[]);
+      for (let i = 0; i < N; i++) {
+        const row = i * K;
+        for (let k = 0; k < K; k++) {
+          const v = W[row + k]!;
+          const best = out[k]!;
+          if (best.length === nn && !(v > W[best[nn - 1]! * K + k]!)) continue;
+          let p = best.length === nn ? nn - 1 : best.length;
+          if (best.length < nn) best.push(i);
+          while (p > 0 && W[best[p - 1]! * K + k]! < v) {
+            best[p] = best[p - 1]!;
+            p--;
+          }
+          best[p] = i;
+        }
+      }
+    }
+    this.itemTopCache.set(n, out);
+    return out;
   }
 
   /**
@@ -67,14 +110,11 @@ export class Explainer {
     const d = this.c.dim;
     const score = dot(this.c.userEmb, u * d, this.c.itemEmb, i * d, d);
     // rank among the user's unmasked items
-    let rank = 1;
     const seenStart = this.c.seen.indptr[u]!;
     const seenEnd = this.c.seen.indptr[u + 1]!;
     const isSeen = new Set<number>();
     for (let p = seenStart; p < seenEnd; p++) isSeen.add(this.c.seen.indices[p]!);
-    for (let j = 0; j < this.c.numItems; j++) {
-      if (j !== i && !isSeen.has(j) && dot(this.c.userEmb, u * d, this.c.itemEmb, j * d, d) > score) rank++;
-    }
+    const rank = 1 + this.c.countAbove(u, score, i, isSeen);
     const title = this.c.items.title(i);
     const pu = this.c.profiles?.users[u];
     const pi = this.c.profiles?.items[i];
@@ -131,12 +171,16 @@ export class Explainer {
           item: { profile: str(pi.profile.summarization), intent: str(pi.intent.intent), attracts: list(pi.intent.attracts), doesNotSuit: list(pi.intent.does_not_suit) },
         }
       : null;
-    // because: the user's training items closest to this one
-    const N = this.c.itemNorm();
+    // because: the user's training items closest to this one (cosine of the item embeddings: only
+    // these rows are normalised, the whole table is not needed)
+    const rows = new Int32Array(seenEnd - seenStart + 1);
+    rows[0] = i;
+    for (let p = seenStart; p < seenEnd; p++) rows[p - seenStart + 1] = this.c.seen.indices[p]!;
+    const N = this.c.itemNormRows(rows);
     const because: [number, number][] = [];
-    for (let p = seenStart; p < seenEnd; p++) {
-      const j = this.c.seen.indices[p]!;
-      if (j !== i) because.push([j, dot(N, j * d, N, i * d, d)]);
+    for (let r = 1; r < rows.length; r++) {
+      const j = rows[r]!;
+      if (j !== i) because.push([j, dot(N, r * d, N, 0, d)]);
     }
     because.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
     const b3 = because.slice(0, top);

@@ -17,6 +17,7 @@
  */
 import type { Kernels } from '../kernels/types.js';
 import { IntentAlignment } from '../models/alignment/irllrec.js';
+import type { BackboneOutput } from '../models/backbones/types.js';
 import type { ComposedModel } from '../models/composed.js';
 import { noGrad } from '../tensor/tensor.js';
 
@@ -39,8 +40,15 @@ function transpose(src: Float32Array, rows: number, cols: number): Float32Array 
   return out;
 }
 
-/** The model's prototypes and every user's and item's intent weights, or null when it has none. */
-export function computeIntents(net: ComposedModel, kernels: Kernels): IntentModel | null {
+/** Rows per block of the weights' softmax (bounded scratch: 65,536 x K, not items x K). */
+const INTENT_BLOCK_ROWS = 65_536;
+
+/**
+ * The model's prototypes and every user's and item's intent weights, or null when it has none.
+ * `evalOut`: the backbone's forwardEval() when the caller already has it (serving computes the
+ * scoring embeddings from the same forward), else it is computed here.
+ */
+export function computeIntents(net: ComposedModel, kernels: Kernels, evalOut?: BackboneOutput): IntentModel | null {
   const al = net.alignments.find((a): a is IntentAlignment => a instanceof IntentAlignment);
   const proto = al ? { user: al.userIntent, item: al.itemIntent } : net.backbone.prototypes;
   if (!proto) return null;
@@ -49,21 +57,27 @@ export function computeIntents(net: ComposedModel, kernels: Kernels): IntentMode
   const U = net.backbone.adj.numUsers;
   const I = net.backbone.adj.numItems;
   return noGrad(() => {
-    const out = net.backbone.forwardEval();
+    const out = evalOut ?? net.backbone.forwardEval();
     const bigcf = net.backbone.kind === 'bigcf';
     const layers = bigcf ? [out.all] : out.layers.slice(0, Math.max(1, net.backbone.layerNum));
     const userW = new Float32Array(U * K);
     const itemW = new Float32Array(I * K);
-    const tmpU = new Float32Array(U * K);
-    const tmpI = new Float32Array(I * K);
+    const tmp = new Float32Array(Math.min(INTENT_BLOCK_ROWS, Math.max(U, I)) * K);
+    // w += softmax(E C) / layers for rows [0, n) of E, a block of rows at a time (each row's
+    // product, softmax and sum are its own: the same numbers as one pass over all rows)
+    const addWeights = (E: Float32Array, n: number, C: Float32Array, W: Float32Array) => {
+      for (let s = 0; s < n; s += INTENT_BLOCK_ROWS) {
+        const b = Math.min(INTENT_BLOCK_ROWS, n - s);
+        const t = tmp.subarray(0, b * K);
+        kernels.gemm(false, false, b, K, d, 1, E.subarray(s * d, (s + b) * d), d, C, K, 0, t, K);
+        kernels.softmaxRows(b, K, t, t);
+        kernels.axpy(b * K, 1 / layers.length, t, W.subarray(s * K, (s + b) * K));
+      }
+    };
     for (const e of layers) {
       const all = e.data;
-      kernels.gemm(false, false, U, K, d, 1, all.subarray(0, U * d), d, proto.user.data, K, 0, tmpU, K);
-      kernels.softmaxRows(U, K, tmpU, tmpU);
-      kernels.gemm(false, false, I, K, d, 1, all.subarray(U * d, (U + I) * d), d, proto.item.data, K, 0, tmpI, K);
-      kernels.softmaxRows(I, K, tmpI, tmpI);
-      kernels.axpy(U * K, 1 / layers.length, tmpU, userW);
-      kernels.axpy(I * K, 1 / layers.length, tmpI, itemW);
+      addWeights(all.subarray(0, U * d), U, proto.user.data, userW);
+      addWeights(all.subarray(U * d, (U + I) * d), I, proto.item.data, itemW);
     }
     return {
       K, dim: d,

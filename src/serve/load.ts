@@ -16,8 +16,10 @@ import { IntentAlignment } from '../models/alignment/irllrec.js';
 import { ProfileContrast } from '../models/alignment/rlmrec-con.js';
 import { MaskedReconstruction } from '../models/alignment/rlmrec-gen.js';
 import { loadIdMaps } from '../run/ids.js';
+import { noGrad } from '../tensor/tensor.js';
 import type { LoadedRun } from '../run/open.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { loadTextVectors } from '../data/text-vectors.js';
+import type { TextVectors } from '../data/text-types.js';
 import { EMBED_MANIFEST } from '../text/embed-files.js';
 import { PROFILE_FILES, readProfiles } from '../text/profile-files.js';
 import {
@@ -30,9 +32,9 @@ import type { RecommenderOpenOptions, RecommenderParts, Towers } from './types.j
 function towersOf(run: LoadedRun): Towers | null {
   let towers: Towers | null = null;
   for (const a of run.net.alignments) {
-    if (a instanceof IntentAlignment) towers = { profile: a.profile.mlp, intent: a.intMlp, text: run.text };
-    else if (a instanceof ProfileContrast) towers = { profile: a.mlp, text: run.text };
-    else if (a instanceof MaskedReconstruction) towers = { recon: a.mlp, text: run.text };
+    if (a instanceof IntentAlignment) towers = { profile: a.profile.mlp, intent: a.intMlp, text: run.textRows };
+    else if (a instanceof ProfileContrast) towers = { profile: a.mlp, text: run.textRows };
+    else if (a instanceof MaskedReconstruction) towers = { recon: a.mlp, text: run.textRows };
   }
   return towers;
 }
@@ -63,23 +65,32 @@ export function runEmbedder(run: LoadedRun, towers: Towers | null, profiles: Rec
   if (hasLocalModel(m)) return localEmbedder(dir, m);
   if (!profiles) return null;
   log(`${join(dir, EMBED_MANIFEST)} has no saved local embedder (embedded by an older irllrec): cold start from raw text folds new text in approximately (ridge regression on the dataset's texts); re-run "irllrec embed --provider local" and train again for exact cold start`);
-  const t = run.text;
-  const both = (u?: Tensor, i?: Tensor) => {
+  // the fit needs every user's and item's vectors as float32: read when it is made (the first
+  // cold-start call), not kept by the run (serving opens runs without the item tables)
+  const both = (kind: 'profile' | 'intent') => {
+    const [uk, ik] = kind === 'profile' ? (['usrPrf', 'itmPrf'] as const) : (['usrInt', 'itmInt'] as const);
+    if (!towers.text[uk]) return null;
+    const have: TextVectors = run.text[uk] && run.text[ik] ? run.text : loadTextVectors(run.textDir, ds.numUsers, ds.numItems, [uk, ik]);
+    const u = have[uk];
+    const i = have[ik];
     if (!u || !i) return null;
     const data = new Float32Array(u.size + i.size);
     data.set(u.data, 0);
     data.set(i.data, u.size);
     return { data, width: u.cols };
   };
-  return localFoldInEmbedder(ds.dir, m, (kind) => (kind === 'profile' ? both(t.usrPrf, t.itmPrf) : both(t.usrInt, t.itmInt)));
+  return localFoldInEmbedder(ds.dir, m, both);
 }
 
 /** Everything a Recommender needs from an opened run. */
 export function partsFromRun(run: LoadedRun, o: RecommenderOpenOptions = {}): RecommenderParts {
   const kernels = o.kernels ?? getKernels();
   const ds = run.dataset;
-  // deterministic scoring embeddings (no BIGCF noise: no random source is passed)
-  const emb = run.net.scoringEmbeddings();
+  // deterministic scoring embeddings (no BIGCF noise: no random source is passed), what
+  // ComposedModel.scoringEmbeddings() gives; the same forward gives the intents below (one
+  // propagation instead of two)
+  const out = noGrad(() => run.net.backbone.forwardEval());
+  const emb = { user: out.user.data, item: out.item.data, dim: run.net.backbone.dim };
   const ids = loadIdMaps(ds.dir, ds.numUsers, ds.numItems);
   const towers = towersOf(run);
   const profiles = profilesOf(run);
@@ -98,7 +109,7 @@ export function partsFromRun(run: LoadedRun, o: RecommenderOpenOptions = {}): Re
     items: ids.items,
     seen: ds.train,
     heldOut: [ds.valid, ds.test],
-    intents: computeIntents(run.net, kernels),
+    intents: noGrad(() => computeIntents(run.net, kernels, out)),
     towers,
     profiles,
     embedder,

@@ -9,6 +9,18 @@ import { InvalidArgumentError } from './errors.js';
 
 export const MAX_BATCH_DEFAULT = 256;
 
+/**
+ * Most scores in one block (64M floats, 256 MiB): with many items the rows per block shrink to fit
+ * (1M items: 67 users per block, about evaluation's default test.batch_size of 64), so a batch of 256 users
+ * never allocates a 1 GB buffer. A row's scores do not depend on its block, so neither do results.
+ */
+export const MAX_BLOCK_SCORES = 1 << 26;
+
+/** Rows per scoring block for `n` columns: at most `blockSize`, within MAX_BLOCK_SCORES scores. */
+export function blockRows(blockSize: number, n: number, maxScores = MAX_BLOCK_SCORES): number {
+  return Math.max(1, Math.min(blockSize, Math.floor(maxScores / Math.max(1, n))));
+}
+
 /** Top-k of one query row: item indices and scores, best first. */
 export interface RankedRow {
   items: Int32Array;
@@ -49,8 +61,13 @@ export function round(x: number, digits = 6): number {
 
 export class Ranker {
   private scratch: Float32Array | null = null;
+  /** item -> position in the candidate list; -1 outside it (reset after each use). */
+  private candPos: Int32Array | null = null;
 
-  constructor(private readonly kernels: Kernels, private readonly numItems: number, private readonly dim: number, private readonly blockSize: number) {}
+  constructor(
+    private readonly kernels: Kernels, private readonly numItems: number, private readonly dim: number, private readonly blockSize: number,
+    private readonly maxBlockScores = MAX_BLOCK_SCORES,
+  ) {}
 
   private getScratch(n: number): Float32Array {
     if (!this.scratch || this.scratch.length < n) this.scratch = new Float32Array(n);
@@ -83,13 +100,27 @@ export class Ranker {
     if (cand) {
       candTable = new Float32Array(n * d);
       this.kernels.gatherRows(d, table, cand, candTable);
-      pos = new Int32Array(this.numItems).fill(-1);
+      pos = this.candPos ??= new Int32Array(this.numItems).fill(-1);
       for (let j = 0; j < n; j++) pos[cand[j]!] = j;
     }
+    try {
+      return this.rankBlocks(Q, rows, candTable, k, n, cand, pos, maskRow);
+    } finally {
+      if (cand && pos) for (let j = 0; j < n; j++) pos[cand[j]!] = -1;
+    }
+  }
+
+  private rankBlocks(
+    Q: Float32Array, rows: number, candTable: Float32Array, k: number, n: number, cand: Int32Array | null, pos: Int32Array | null,
+    maskRow: (r: number, set: (item: number) => void) => void,
+  ): RankedRow[] {
+    const d = this.dim;
+    const out: RankedRow[] = [];
     const kk = Math.min(k, n);
+    const bs = blockRows(this.blockSize, n, this.maxBlockScores);
     blockedTopK({
-      kernels: this.kernels, rows, numItems: n, k: kk, batchSize: this.blockSize,
-      scratch: this.getScratch(Math.min(this.blockSize, rows) * n),
+      kernels: this.kernels, rows, numItems: n, k: kk, batchSize: bs,
+      scratch: this.getScratch(Math.min(bs, rows) * n),
       score: (s, b, S) => this.kernels.gemm(false, true, b, n, d, 1, Q.subarray(s * d, (s + b) * d), d, candTable, d, 0, S, n),
       mask: (s, b, S) => {
         for (let r = 0; r < b; r++) {

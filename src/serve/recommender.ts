@@ -95,7 +95,8 @@ export class Recommender {
   }
 
   static openSync(runDir: string, o: RecommenderOpenOptions = {}): Recommender {
-    return Recommender.fromRun(openRun(runDir, o), o);
+    // serving reads the users' text vectors only (float16 kept as float16); see OpenRunOptions.text
+    return Recommender.fromRun(openRun(runDir, { text: 'serving', ...o }), o);
   }
 
   static fromRun(run: LoadedRun, o: RecommenderOpenOptions = {}): Recommender {

@@ -3,7 +3,7 @@
  * exports them with the Recommender.
  */
 import type { CsrPattern } from '../data/csr.js';
-import type { TextVectors } from '../data/text-types.js';
+import type { TrainingText } from '../data/text-rows.js';
 import type { Kernels } from '../kernels/types.js';
 import type { MLP } from '../nn/mlp.js';
 import type { OpenRunOptions } from '../run/open.js';
@@ -172,7 +172,11 @@ export interface Towers {
   intent?: MLP;
   /** RLMRec-Gen's reconstruction MLP (embedding -> profile space). */
   recon?: MLP;
-  text: TextVectors;
+  /**
+   * The users' text vectors the towers were trained on (float32 tensors, or float16 rows decoded on
+   * demand); the items' tables are not needed for serving and may be absent.
+   */
+  text: TrainingText;
 }
 
 /** Everything a Recommender needs; `Recommender.open` builds it from a run directory. */
