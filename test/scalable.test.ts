@@ -14,7 +14,7 @@ import { resolveConfig } from '../src/config/load.js';
 import { assemble } from '../src/data/dataset.js';
 import { buildNormalizedAdjacency } from '../src/data/graph.js';
 import { PairSampler } from '../src/data/sampler.js';
-import { pairwiseAlignment, towerRows } from '../src/models/alignment/common.js';
+import { pairwiseAlignment, towerRows, userPool } from '../src/models/alignment/common.js';
 import { sampleBatch, type ComposedModel } from '../src/models/composed.js';
 import { createModel } from '../src/models/registry.js';
 import { MLP } from '../src/nn/mlp.js';
@@ -84,7 +84,7 @@ describe('scalable mode', () => {
     const itm = new Tensor(Float32Array.from({ length: 20 * 8 }, () => rng.normal()), [20, 8]);
     const mlp = new MLP(new ParamStore(), 'm', [8, 6, 4], rng);
     const batch = { ancs: Int32Array.of(3, 7, 3, 11, 29), poss: Int32Array.of(1, 2, 3, 4, 5), negs: Int32Array.of(6, 7, 8, 9, 10) };
-    const t = towerRows(mlp, usr, itm, batch, false, true);
+    const t = towerRows(mlp, usr, itm, batch, false, userPool(batch.ancs, 30, null, new Rng(1)));
     expect(t.users.rows).toBe(4); // users 3, 7, 11, 29
     const all = mlp.forward(usr);
     for (let i = 0; i < batch.ancs.length; i++) {
@@ -101,6 +101,27 @@ describe('scalable mode', () => {
     const negY = gatherRows(t.items, t.negIdx);
     const want = scale(sumScalars([infoNCE(anc, gatherRows(all, batch.ancs), pool, 0.2), infoNCE(pos, posY, posY, 0.2), infoNCE(neg, negY, negY, 0.2)]), 0.5 / 5).item();
     expect(got).toBeCloseTo(want, 5);
+  });
+
+  it('user pool: every user when there are few (the reference contrast), else the batch\'s users plus distinct uniform draws', () => {
+    const ancs = Int32Array.of(7, 3, 7, 11);
+    const all = userPool(ancs, 20, 64, new Rng(1));
+    expect(Array.from(all.users)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(Array.from(all.ancIdx)).toEqual([7, 3, 7, 11]);
+    expect(Array.from(all.batchUsers)).toEqual([7, 3, 11]);
+    expect(Array.from(all.batchRows)).toEqual([7, 3, 11]);
+    const some = userPool(ancs, 1000, 50, new Rng(2));
+    expect(some.users.length).toBe(50);
+    expect(new Set(some.users).size).toBe(50);
+    expect(Array.from(some.users.subarray(0, 3))).toEqual([7, 3, 11]);
+    for (let i = 0; i < ancs.length; i++) expect(some.users[some.ancIdx[i]!]).toBe(ancs[i]);
+    for (const v of some.users) expect(v).toBeLessThan(1000);
+    const inBatch = userPool(ancs, 1000, null, new Rng(2));
+    expect(Array.from(inBatch.users)).toEqual([7, 3, 11]);
+    expect(resolveConfig({ model: 'lightgcn_int', stats: { users: 100, items: 100, train: 1000 }, sets: ['train.mode=scalable'] }).config.train.user_pool).toBeUndefined();
+    const tm = (sets: string[]) => trainingMode(resolveConfig({ model: 'lightgcn_int', stats: { users: 100, items: 100, train: 1000 }, sets }).config);
+    expect(tm(['train.mode=scalable']).userPool).toBeNull();
+    expect(tm(['train.mode=scalable', 'train.user_pool=16384']).userPool).toBe(16_384);
   });
 
   it('with a sample as large as the batch, LightGCN\'s loss and gradients are the reference ones', () => {

@@ -69,6 +69,12 @@ export interface Config {
     /** Scalable mode: neighbours (drawn per step) each sampled node's interaction intent aggregates; 0 = all. */
     intent_fanout?: number;
     /**
+     * Scalable mode: users the user-side contrast (kd, PA) uses as negatives: every user when there
+     * are at most this many, else the batch's users plus uniformly drawn ones up to it; 0 (the
+     * default) = the batch's users only.
+     */
+    user_pool?: number;
+    /**
      * Scalable mode: the validation during training (early stopping, best weights) ranks this many
      * users with validation items, drawn once; 0 = all. The final valid and test figures use every user.
      */
@@ -111,6 +117,7 @@ type Kind = 'int' | 'posint' | 'number' | 'positive' | 'prob' | 'string' | 'intl
  * | train.seed                            | 0 .. 2^53 - 1             | exact in JSON                                         |
  * | train.max_batches, train.sample_size  | 1 .. 1e6                  | steps per epoch / triples per contrastive sample      |
  * | train.intent_fanout                   | 0 .. 1e6 (0: every edge)  | neighbours per node for interaction intents           |
+ * | train.user_pool                       | 0 .. 1e6 (0: batch users) | negatives of the user-side contrast                   |
  * | train.valid_users                     | 0 .. 1e9 (0: every user)  | users ranked by the per-epoch validation              |
  * | test.k                                | each 1 .. 10000, <= 64 ks | official 5, 10, 20; and every k <= the dataset's items |
  *
@@ -153,6 +160,7 @@ const TABLE: Record<string, [Kind, number?]> = Object.assign(Object.create(null)
   'train.max_batches': ['posint', 1e6],
   'train.sample_size': ['posint', 1e6],
   'train.intent_fanout': ['int', 1e6],
+  'train.user_pool': ['int', 1e6],
   'train.valid_users': ['int', 1e9],
   'test.k': ['intlist', 10000],
   'test.batch_size': ['posint', 1e6],
@@ -383,6 +391,8 @@ export interface TrainingMode {
   intentFanout: number | null;
   /** Users the per-epoch validation ranks (null: every user with validation items). */
   validUsers: number | null;
+  /** Negatives of the user-side contrast (null: the batch's users only). */
+  userPool: number | null;
 }
 
 export const SCALABLE_DEFAULTS = { maxBatches: 32, sampleSize: 4096, intentFanout: 32, validUsers: 50_000 } as const;
@@ -400,15 +410,18 @@ export function defaultSampleSize(width: number): number {
 
 /** `textWidth`: the widest text vectors the model reads (sets the default sample size). */
 export function trainingMode(cfg: Config, textWidth = 0): TrainingMode {
-  if (cfg.train.mode !== 'scalable') return { mode: 'reference', maxBatches: Infinity, sampleSize: null, intentFanout: null, validUsers: null };
+  if (cfg.train.mode !== 'scalable') return { mode: 'reference', maxBatches: Infinity, sampleSize: null, intentFanout: null, validUsers: null, userPool: null };
   const fanout = cfg.train.intent_fanout ?? SCALABLE_DEFAULTS.intentFanout;
   const validUsers = cfg.train.valid_users ?? SCALABLE_DEFAULTS.validUsers;
+  // default 0 (in-batch users): the pool was measured not to help (docs/models.md)
+  const userPool = cfg.train.user_pool ?? 0;
   return {
     mode: 'scalable',
     maxBatches: cfg.train.max_batches ?? SCALABLE_DEFAULTS.maxBatches,
     sampleSize: cfg.train.sample_size ?? defaultSampleSize(textWidth),
     intentFanout: fanout === 0 ? null : fanout,
     validUsers: validUsers === 0 ? null : validUsers,
+    userPool: userPool === 0 ? null : userPool,
   };
 }
 

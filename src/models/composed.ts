@@ -22,6 +22,8 @@ export class ComposedModel implements RecModel {
   sampleSize: number | null = null;
   /** Scalable mode: neighbours per node for the sample's interaction intents (null: every edge). */
   intentFanout: number | null = null;
+  /** Scalable mode: users the user-side contrast uses as negatives (null: the batch's users only). */
+  userPool: number | null = null;
 
   constructor(
     readonly name: string,
@@ -58,7 +60,7 @@ export class ComposedModel implements RecModel {
     ];
     const s = sample === batch ? full : pick(sample);
     for (const a of this.alignments) {
-      terms.push(...a.terms({ batch: sample, rnd, backbone: this.backbone, out, intentOut: fwd.intent, intents: fwd.intents, ...s, scalable, intentFanout: this.intentFanout }));
+      terms.push(...a.terms({ batch: sample, rnd, backbone: this.backbone, out, intentOut: fwd.intent, intents: fwd.intents, ...s, scalable, intentFanout: this.intentFanout, userPool: this.userPool }));
     }
     const total = sumScalars(terms.map(([, t]) => t));
     const parts: Record<string, number> = {};

@@ -122,6 +122,7 @@ export function createModel(cfg: Config, adj: NormalizedAdjacency, rng: Rng, tex
   const tm = trainingMode(cfg, textWidth(text));
   model.sampleSize = tm.sampleSize;
   model.intentFanout = tm.intentFanout;
+  model.userPool = tm.userPool;
   return model;
 }
 

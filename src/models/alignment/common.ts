@@ -3,6 +3,7 @@ import { gatherRows, infoNCE, scale, sumScalars } from '../../tensor/ops/index.j
 import { Tensor } from '../../tensor/tensor.js';
 import type { MLP } from '../../nn/mlp.js';
 import type { PairBatch } from '../../data/sampler.js';
+import type { RandomSource } from '../../util/rng.js';
 import { denseText, gatherText, type TextMatrix } from '../../data/text-rows.js';
 
 export const ZERO = (): Tensor => new Tensor(Float32Array.of(0), []);
@@ -37,16 +38,15 @@ export function uniqueIndex(ids: Int32Array[], pad = 512): { uniq: Int32Array; p
  * The text tower's outputs the batch needs: every user's row (anchors use all users as
  * negatives) and the batch items' rows. Item rows are computed only for the unique batch items
  * unless `allItems` (then for every item); rows are independent, so the values are identical.
- * Scalable mode (`usersInBatch`): only the batch's own users, which are then the anchors'
- * negatives (in-batch contrast; docs/models.md).
+ * Scalable mode (`pool`): only a pool of users (see {@link userPool}), which are then the anchors'
+ * negatives (docs/models.md).
  */
-export function towerRows(mlp: MLP, usr: TextMatrix, itm: TextMatrix, batch: PairBatch, allItems: boolean, usersInBatch = false) {
+export function towerRows(mlp: MLP, usr: TextMatrix, itm: TextMatrix, batch: PairBatch, allItems: boolean, pool: UserPool | null = null) {
   let users: Tensor;
   let ancIdx = batch.ancs;
-  if (usersInBatch) {
-    const u = uniqueIndex([batch.ancs], 1); // no padding: every row is a negative
-    users = mlp.forward(constRows(usr, u.uniq));
-    ancIdx = u.pos[0]!;
+  if (pool) {
+    users = mlp.forward(constRows(usr, pool.users));
+    ancIdx = pool.ancIdx;
   } else users = mlp.forward(denseText(usr));
   let items: Tensor;
   let posIdx: Int32Array;
@@ -62,6 +62,45 @@ export function towerRows(mlp: MLP, usr: TextMatrix, itm: TextMatrix, batch: Pai
     negIdx = u.pos[1]!;
   }
   return { users, items, ancIdx, posIdx, negIdx };
+}
+
+/** Scalable mode: the users the anchors are contrasted against, and where the batch's users sit among them. */
+export interface UserPool {
+  /** the pool's user ids (no padding: every row is a negative) */
+  users: Int32Array;
+  /** each anchor's row in the pool */
+  ancIdx: Int32Array;
+  /** the batch's distinct users, and their rows in the pool */
+  batchUsers: Int32Array;
+  batchRows: Int32Array;
+}
+
+/**
+ * The user pool of a scalable step: every user when there are at most `size` (then the contrast is
+ * the reference's), else the batch's distinct users plus users drawn uniformly (without repeats)
+ * up to `size` in all; `size` null: the batch's users only (in-batch contrast).
+ */
+export function userPool(ancs: Int32Array, numUsers: number, size: number | null, rnd: RandomSource): UserPool {
+  const u = uniqueIndex([ancs], 1);
+  const batchUsers = u.uniq;
+  if (size !== null && numUsers <= size) {
+    return { users: Int32Array.from({ length: numUsers }, (_, i) => i), ancIdx: ancs, batchUsers, batchRows: batchUsers };
+  }
+  const rows = Int32Array.from({ length: batchUsers.length }, (_, i) => i);
+  if (size === null || batchUsers.length >= size) return { users: batchUsers, ancIdx: u.pos[0]!, batchUsers, batchRows: rows };
+  const seen = new Set<number>(batchUsers);
+  const users = Array.from(batchUsers);
+  while (users.length < size) {
+    const r = rnd.rand(size - users.length);
+    for (let i = 0; i < r.length && users.length < size; i++) {
+      const v = Math.min(numUsers - 1, Math.floor(r[i]! * numUsers));
+      if (!seen.has(v)) {
+        seen.add(v);
+        users.push(v);
+      }
+    }
+  }
+  return { users: Int32Array.from(users), ancIdx: u.pos[0]!, batchUsers, batchRows: rows };
 }
 
 /** Rows idx of a constant table (float32 or float16) as a float32 tensor (no gradient). */

@@ -24,7 +24,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import type { Backbone, BackboneOutput } from '../backbones/types.js';
 import { intentVectors } from '../intent-vectors.js';
-import { constRows, pairwiseAlignment, uniqueIndex, ZERO } from './common.js';
+import { constRows, pairwiseAlignment, uniqueIndex, userPool, ZERO, type UserPool } from './common.js';
 import { ProfileContrast } from './rlmrec-con.js';
 import { denseText, type TextMatrix } from '../../data/text-rows.js';
 import type { AlignContext, Alignment, TrainingText } from './types.js';
@@ -210,15 +210,14 @@ export class IntentAlignment implements Alignment {
     // negatives and TA/ITM's nodes (docs/models.md).
     const scal = ctx.scalable === true;
     const b = ctx.batch;
-    let poolUsers: Int32Array | null = null;
+    let pool: UserPool | null = null;
     let poolItems: Int32Array | null = null;
     let xU: Tensor;
     let ancIdx = b.ancs;
     if (scal) {
-      const u = uniqueIndex([b.ancs], 1);
-      poolUsers = u.uniq;
-      ancIdx = u.pos[0]!;
-      xU = constRows(this.usr, poolUsers);
+      pool = userPool(b.ancs, U, ctx.userPool ?? null, ctx.rnd);
+      ancIdx = pool.ancIdx;
+      xU = constRows(this.usr, pool.users);
     } else xU = denseText(this.usr);
     const preU = this.intMlp.pre(xU);
     const zU = this.intMlp.head(preU);
@@ -267,11 +266,11 @@ export class IntentAlignment implements Alignment {
     } else out.push(['kd_int_loss', ZERO()]);
     if (!needAll) return out;
 
-    const zAll = concatRows([zU, zI]);
+    // TA/ITM nodes: every user and item, or (scalable) the sample's users (not the whole pool) and items
+    const zAll = concatRows([pool && pool.users.length !== pool.batchUsers.length ? gatherRows(zU, pool.batchRows) : zU, zI]);
     let ta: Tensor = ZERO();
     if (needTA) {
-      // the nodes zAll holds: every user and item, or (scalable) the sample's
-      const eAll = scal ? gatherRows(ctx.out.all, nodeIds(poolUsers!, poolItems!, U)) : ctx.out.all;
+      const eAll = scal ? gatherRows(ctx.out.all, nodeIds(pool!.batchUsers, poolItems!, U)) : ctx.out.all;
       const eps1 = new Tensor(ctx.rnd.randn(zAll.size), zAll.shape);
       const eps2 = new Tensor(ctx.rnd.randn(eAll.size), eAll.shape);
       const n1 = addN([zAll, mul(zAll, eps1)]);
@@ -280,7 +279,8 @@ export class IntentAlignment implements Alignment {
     }
     out.push(['kd_int_2_loss', ta]);
     if (needITM) {
-      const [tU, tI] = scal ? this.teacher!.stepOn([xU, xI]) : this.teacher!.step([xU, xI], [preU, preI!]);
+      const xUb = pool && pool.users.length !== pool.batchUsers.length ? constRows(this.usr, pool.batchUsers) : xU;
+      const [tU, tI] = scal ? this.teacher!.stepOn([xUb, xI]) : this.teacher!.step([xU, xI], [preU, preI!]);
       const zM = softmaxRows(concatRows([tU!, tI!]));
       const ce = scale(sum(mul(logSoftmaxRows(zAll), zM)), 1 / zAll.rows);
       out.push(['loss_itm', scale(lincomb(0.4, ta, -0.6, ce), cfg.kdIntWeight3)]);

@@ -10,7 +10,7 @@ import type { Rng } from '../../util/rng.js';
 import type { TextMatrix } from '../../data/text-rows.js';
 import type { AlignContext, Alignment, TrainingText } from './types.js';
 import type { Backbone } from '../backbones/types.js';
-import { pairwiseAlignment, towerRows, ZERO } from './common.js';
+import { pairwiseAlignment, towerRows, userPool, ZERO } from './common.js';
 
 export interface ProfileContrastConfig {
   kdWeight: number;
@@ -38,7 +38,8 @@ export class ProfileContrast implements Alignment {
 
   terms(ctx: AlignContext): [string, Tensor][] {
     if (this.cfg.kdWeight === 0) return [['kd_loss', ZERO()]];
-    const tower = towerRows(this.mlp, this.usr, this.itm, ctx.batch, false, ctx.scalable);
+    const pool = ctx.scalable ? userPool(ctx.batch.ancs, this.usr.rows, ctx.userPool ?? null, ctx.rnd) : null;
+    const tower = towerRows(this.mlp, this.usr, this.itm, ctx.batch, false, pool);
     return [['kd_loss', pairwiseAlignment(ctx.anc, ctx.pos, ctx.neg, tower, ctx.batch, this.cfg.kdTemperature, this.cfg.kdWeight)]];
   }
 }

@@ -25,6 +25,8 @@ export interface AlignContext {
   scalable?: boolean;
   /** Scalable mode: neighbours per node drawn for the sample's interaction intents (null: all). */
   intentFanout?: number | null;
+  /** Scalable mode: users the user-side contrast uses as negatives (null: the batch's users only). */
+  userPool?: number | null;
 }
 
 export interface Alignment {
