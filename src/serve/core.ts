@@ -61,17 +61,7 @@ export class ServeCore {
   itemIndices(ids: Id[] | undefined, what: string): Int32Array | null {
     if (ids === undefined || ids === null) return null;
     if (!Array.isArray(ids)) throw new InvalidArgumentError(`${what} must be a list of item ids`);
-    const out = new Int32Array(ids.length);
-    const missing: string[] = [];
-    ids.forEach((id, n) => {
-      const i = typeof id === 'string' || typeof id === 'number' ? this.items.lookup(id) : -1;
-      if (i < 0) missing.push(String(id));
-      out[n] = i;
-    });
-    if (missing.length) {
-      throw new NotFoundError(`unknown item${missing.length > 1 ? 's' : ''} in ${what}: ${missing.slice(0, 5).map((m) => JSON.stringify(m)).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`, missing);
-    }
-    return out;
+    return lookupIds(this.items, ids, (s) => `item${s} in ${what}`);
   }
 
   /** Items with their scores (and titles), in external ids. */
@@ -219,4 +209,22 @@ function dotRow(q: Float32Array, E: Float32Array, off: number, d: number): numbe
   let s = 0;
   for (let c = 0; c < d; c++) s += q[c]! * E[off + c]!;
   return s;
+}
+
+/**
+ * Internal indices of external ids; every unknown id is collected and reported in one NotFoundError
+ * (`what(s)` names them: s is '' for one, 's' for several).
+ */
+export function lookupIds(map: { lookup(id: Id): number }, ids: readonly Id[], what: (s: string) => string): Int32Array {
+  const out = new Int32Array(ids.length);
+  const missing: string[] = [];
+  ids.forEach((id, n) => {
+    const i = typeof id === 'string' || typeof id === 'number' ? map.lookup(id) : -1;
+    if (i < 0) missing.push(String(id));
+    out[n] = i;
+  });
+  if (missing.length) {
+    throw new NotFoundError(`unknown ${what(missing.length > 1 ? 's' : '')}: ${missing.slice(0, 5).map((m) => JSON.stringify(m)).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`, missing);
+  }
+  return out;
 }

@@ -25,7 +25,7 @@ import type { Kernels } from '../kernels/types.js';
 import type { IdMap } from '../run/ids.js';
 import { openRun, type LoadedRun } from '../run/open.js';
 import { ColdStart } from './cold-start.js';
-import { ServeCore } from './core.js';
+import { lookupIds, ServeCore } from './core.js';
 import type { TextEmbedder } from './embedder.js';
 import { InvalidArgumentError, NotFoundError } from './errors.js';
 import { Explainer } from './explain.js';
@@ -252,16 +252,7 @@ export class Recommender {
   recommend(users: Id | Id[], o: RecommendOptions = {}): UserRecommendations | UserRecommendations[] {
     const single = !Array.isArray(users);
     const list = single ? [users as Id] : (users as Id[]);
-    const idx = new Int32Array(list.length);
-    const missing: string[] = [];
-    list.forEach((u, n) => {
-      const i = typeof u === 'string' || typeof u === 'number' ? this.users.lookup(u) : -1;
-      if (i < 0) missing.push(String(u));
-      idx[n] = i;
-    });
-    if (missing.length) {
-      throw new NotFoundError(`unknown user${missing.length > 1 ? 's' : ''}: ${missing.slice(0, 5).map((m) => JSON.stringify(m)).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`, missing);
-    }
+    const idx = lookupIds(this.users, list, (s) => `user${s}`);
     const res = this.recommendIndices(idx, o);
     const out = res.map((r, n) => ({ user: this.users.key(idx[n]!), items: this.core.scored(r.items, r.scores) }));
     return single ? out[0]! : out;
