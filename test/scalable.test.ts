@@ -298,7 +298,11 @@ describe('scalable mode', () => {
 
   it('IRLLRec (PA, TA, ITM) and RLMRec-Gen train in scalable mode on a sample smaller than the batch', () => {
     const { ds, text } = world();
-    for (const [model, extra] of [['lightgcn_int', ['model.intent_num=4', 'model.kd_int_weight_2=0.1', 'model.kd_int_weight_3=0.1']], ['lightgcn_gene', []], ['sgl_plus', []]] as const) {
+    for (const [model, extra] of [
+      ['lightgcn_int', ['model.intent_num=4', 'model.kd_int_weight_2=0.1', 'model.kd_int_weight_3=0.1']],
+      ['lightgcn_int', ['model.intent_num=4', 'model.kd_int_weight_2=0.1', 'model.kd_int_weight_3=0.1', 'train.ta_uniform=true']],
+      ['lightgcn_gene', []], ['sgl_plus', []],
+    ] as const) {
       const { config } = resolveConfig({ model, stats: stats(ds), sets: ['train.mode=scalable', 'train.sample_size=24', 'train.batch_size=128', ...extra] });
       const r = train({ config, dataset: ds, text, epochs: 3 });
       for (const v of Object.values(r.lastLosses)) expect(Number.isFinite(v)).toBe(true);

@@ -75,6 +75,11 @@ export interface Config {
      */
     user_pool?: number;
     /**
+     * Scalable mode: translation alignment and ITM on as many nodes drawn uniformly from every user
+     * and item as the sample holds (default), or (false) on the sample's own users and items.
+     */
+    ta_uniform?: boolean;
+    /**
      * Scalable mode: the validation during training (early stopping, best weights) ranks this many
      * users with validation items, drawn once; 0 = all. The final valid and test figures use every user.
      */
@@ -161,6 +166,7 @@ const TABLE: Record<string, [Kind, number?]> = Object.assign(Object.create(null)
   'train.sample_size': ['posint', 1e6],
   'train.intent_fanout': ['int', 1e6],
   'train.user_pool': ['int', 1e6],
+  'train.ta_uniform': ['bool'],
   'train.valid_users': ['int', 1e9],
   'test.k': ['intlist', 10000],
   'test.batch_size': ['posint', 1e6],
@@ -393,6 +399,8 @@ export interface TrainingMode {
   validUsers: number | null;
   /** Negatives of the user-side contrast (null: the batch's users only). */
   userPool: number | null;
+  /** TA/ITM on uniformly drawn nodes instead of the sample's. */
+  taUniform: boolean;
 }
 
 export const SCALABLE_DEFAULTS = { maxBatches: 32, sampleSize: 4096, intentFanout: 32, validUsers: 50_000 } as const;
@@ -410,7 +418,7 @@ export function defaultSampleSize(width: number): number {
 
 /** `textWidth`: the widest text vectors the model reads (sets the default sample size). */
 export function trainingMode(cfg: Config, textWidth = 0): TrainingMode {
-  if (cfg.train.mode !== 'scalable') return { mode: 'reference', maxBatches: Infinity, sampleSize: null, intentFanout: null, validUsers: null, userPool: null };
+  if (cfg.train.mode !== 'scalable') return { mode: 'reference', maxBatches: Infinity, sampleSize: null, intentFanout: null, validUsers: null, userPool: null, taUniform: false };
   const fanout = cfg.train.intent_fanout ?? SCALABLE_DEFAULTS.intentFanout;
   const validUsers = cfg.train.valid_users ?? SCALABLE_DEFAULTS.validUsers;
   // default 0 (in-batch users): the pool was measured not to help (docs/models.md)
@@ -422,6 +430,8 @@ export function trainingMode(cfg: Config, textWidth = 0): TrainingMode {
     intentFanout: fanout === 0 ? null : fanout,
     validUsers: validUsers === 0 ? null : validUsers,
     userPool: userPool === 0 ? null : userPool,
+    // default on: on the 10k-user world w4 it restores the reference's gain (docs/models.md)
+    taUniform: cfg.train.ta_uniform ?? true,
   };
 }
 

@@ -24,6 +24,8 @@ export class ComposedModel implements RecModel {
   intentFanout: number | null = null;
   /** Scalable mode: users the user-side contrast uses as negatives (null: the batch's users only). */
   userPool: number | null = null;
+  /** Scalable mode: TA/ITM on uniformly drawn nodes instead of the sample's. */
+  taUniform = false;
 
   constructor(
     readonly name: string,
@@ -60,7 +62,7 @@ export class ComposedModel implements RecModel {
     ];
     const s = sample === batch ? full : pick(sample);
     for (const a of this.alignments) {
-      terms.push(...a.terms({ batch: sample, rnd, backbone: this.backbone, out, intentOut: fwd.intent, intents: fwd.intents, ...s, scalable, intentFanout: this.intentFanout, userPool: this.userPool }));
+      terms.push(...a.terms({ batch: sample, rnd, backbone: this.backbone, out, intentOut: fwd.intent, intents: fwd.intents, ...s, scalable, intentFanout: this.intentFanout, userPool: this.userPool, taUniform: this.taUniform }));
     }
     const total = sumScalars(terms.map(([, t]) => t));
     const parts: Record<string, number> = {};

@@ -123,6 +123,7 @@ export function createModel(cfg: Config, adj: NormalizedAdjacency, rng: Rng, tex
   model.sampleSize = tm.sampleSize;
   model.intentFanout = tm.intentFanout;
   model.userPool = tm.userPool;
+  model.taUniform = tm.taUniform;
   return model;
 }
 

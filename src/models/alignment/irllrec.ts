@@ -267,10 +267,23 @@ export class IntentAlignment implements Alignment {
     if (!needAll) return out;
 
     // TA/ITM nodes: every user and item, or (scalable) the sample's users (not the whole pool) and items
-    const zAll = concatRows([pool && pool.users.length !== pool.batchUsers.length ? gatherRows(zU, pool.batchRows) : zU, zI]);
+    let zAll = concatRows([pool && pool.users.length !== pool.batchUsers.length ? gatherRows(zU, pool.batchRows) : zU, zI]);
+    let taNodes = scal ? nodeIds(pool!.batchUsers, poolItems!, U) : null;
+    let teacherIn: Tensor[] | null = null;
+    if (scal && ctx.taUniform) {
+      // as many nodes as the sample holds, drawn uniformly from every user and item (sorted: users first)
+      const N = ctx.out.all.rows;
+      taNodes = Int32Array.from(new Set(Array.from(ctx.rnd.rand(zAll.rows), (r) => Math.min(N - 1, Math.floor(r * N))))).sort();
+      let nu = 0;
+      while (nu < taNodes.length && taNodes[nu]! < U) nu++;
+      const xu = constRows(this.usr, taNodes.subarray(0, nu));
+      const xi = constRows(this.itm, Int32Array.from(taNodes.subarray(nu), (v) => v - U));
+      teacherIn = [xu, xi];
+      zAll = concatRows([this.intMlp.forward(xu), this.intMlp.forward(xi)]);
+    }
     let ta: Tensor = ZERO();
     if (needTA) {
-      const eAll = scal ? gatherRows(ctx.out.all, nodeIds(pool!.batchUsers, poolItems!, U)) : ctx.out.all;
+      const eAll = scal ? gatherRows(ctx.out.all, taNodes!) : ctx.out.all;
       const eps1 = new Tensor(ctx.rnd.randn(zAll.size), zAll.shape);
       const eps2 = new Tensor(ctx.rnd.randn(eAll.size), eAll.shape);
       const n1 = addN([zAll, mul(zAll, eps1)]);
@@ -280,7 +293,7 @@ export class IntentAlignment implements Alignment {
     out.push(['kd_int_2_loss', ta]);
     if (needITM) {
       const xUb = pool && pool.users.length !== pool.batchUsers.length ? constRows(this.usr, pool.batchUsers) : xU;
-      const [tU, tI] = scal ? this.teacher!.stepOn([xUb, xI]) : this.teacher!.step([xU, xI], [preU, preI!]);
+      const [tU, tI] = scal ? this.teacher!.stepOn(teacherIn ?? [xUb, xI]) : this.teacher!.step([xU, xI], [preU, preI!]);
       const zM = softmaxRows(concatRows([tU!, tI!]));
       const ce = scale(sum(mul(logSoftmaxRows(zAll), zM)), 1 / zAll.rows);
       out.push(['loss_itm', scale(lincomb(0.4, ta, -0.6, ce), cfg.kdIntWeight3)]);

@@ -27,6 +27,8 @@ export interface AlignContext {
   intentFanout?: number | null;
   /** Scalable mode: users the user-side contrast uses as negatives (null: the batch's users only). */
   userPool?: number | null;
+  /** Scalable mode: TA/ITM on uniformly drawn nodes instead of the sample's. */
+  taUniform?: boolean;
 }
 
 export interface Alignment {
