@@ -6,9 +6,8 @@
  * reference computation) decodes the table once with {@link denseText}.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { DataError } from './errors.js';
 import { decodeFloat16, readNpyFloat16Bits, readNpyHeader } from './formats/numpy.js';
-import { loadTextKinds, readTextMatrix } from './text-vectors.js';
+import { checkTextShape, loadTextKinds, nonFiniteText, readTextMatrix } from './text-vectors.js';
 import type { TextVectors } from './text-types.js';
 
 export class HalfRows {
@@ -69,15 +68,9 @@ export function loadTrainingText(dir: string, numUsers: number, numItems: number
   return loadTextKinds<TextMatrix>(dir, numUsers, numItems, need, (path, rows, what) => {
     if (!(o.keepFloat16 && path.endsWith('.npy') && readNpyHeader(path).dtype === 'float16')) return readTextMatrix(path, rows, what);
     const { shape, bits } = readNpyFloat16Bits(path);
-    if (shape.length !== 2) throw new DataError(path, `${what} must be a 2-D array, got shape (${shape.join(', ')})`);
-    const [r, c] = shape as [number, number];
-    if (r !== rows) throw new DataError(path, `${what} have ${r} rows but the dataset has ${rows}`);
-    if (c === 0) throw new DataError(path, `${what} have width 0`);
+    const [r, c] = checkTextShape(path, shape, rows, what);
     const bad = firstNonFinite(bits);
-    if (bad >= 0) {
-      const v = decodeFloat16(bits.subarray(bad, bad + 1))[0];
-      throw new DataError(path, `${what}: row ${Math.floor(bad / c)} column ${bad % c} is ${v} (NaN/Inf are not allowed)`);
-    }
+    if (bad >= 0) throw nonFiniteText(path, what, bad, c, decodeFloat16(bits.subarray(bad, bad + 1))[0]!);
     return new HalfRows(bits, r, c);
   });
 }

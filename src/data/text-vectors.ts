@@ -41,16 +41,25 @@ export function findTextFile(dir: string, kind: keyof TextVectors): string | nul
 
 export function readTextMatrix(path: string, rows: number, what: string): Tensor {
   const a = path.endsWith('.npy') ? readNpyFloat32(path) : readNumpyPickle(path);
-  if (a.shape.length !== 2) throw new DataError(path, `${what} must be a 2-D array, got shape (${a.shape.join(', ')})`);
-  const [r, c] = a.shape as [number, number];
-  if (r !== rows) throw new DataError(path, `${what} have ${r} rows but the dataset has ${rows}`);
-  if (c === 0) throw new DataError(path, `${what} have width 0`);
+  const [r, c] = checkTextShape(path, a.shape, rows, what);
   for (let i = 0; i < a.data.length; i++) {
-    if (!Number.isFinite(a.data[i]!)) {
-      throw new DataError(path, `${what}: row ${Math.floor(i / c)} column ${i % c} is ${a.data[i]} (NaN/Inf are not allowed)`);
-    }
+    if (!Number.isFinite(a.data[i]!)) throw nonFiniteText(path, what, i, c, a.data[i]!);
   }
   return new Tensor(a.data, [r, c]);
+}
+
+/** A text table's shape checked: 2-D, `rows` rows, width > 0 (DataErrors naming the file). */
+export function checkTextShape(path: string, shape: readonly number[], rows: number, what: string): [number, number] {
+  if (shape.length !== 2) throw new DataError(path, `${what} must be a 2-D array, got shape (${shape.join(', ')})`);
+  const [r, c] = shape as [number, number];
+  if (r !== rows) throw new DataError(path, `${what} have ${r} rows but the dataset has ${rows}`);
+  if (c === 0) throw new DataError(path, `${what} have width 0`);
+  return [r, c];
+}
+
+/** The error for a NaN/Inf at flat index i of a table `cols` wide. */
+export function nonFiniteText(path: string, what: string, i: number, cols: number, value: number): DataError {
+  return new DataError(path, `${what}: row ${Math.floor(i / cols)} column ${i % cols} is ${value} (NaN/Inf are not allowed)`);
 }
 
 /** Loads the kinds `need` from dir; a missing file is an error naming the expected names. */
@@ -95,8 +104,7 @@ export function openTextRows(dir: string, kind: keyof TextVectors, rows: number)
   if (!path.endsWith('.npy')) throw new DataError(path, `${f.what}: row access needs an .npy file (${f.npy}); pickles are read whole`);
   const src = openNpyRows(path);
   try {
-    if (src.rows !== rows) throw new DataError(path, `${f.what} have ${src.rows} rows but the dataset has ${rows}`);
-    if (src.cols === 0) throw new DataError(path, `${f.what} have width 0`);
+    checkTextShape(path, [src.rows, src.cols], rows, f.what);
   } catch (e) {
     src.close();
     throw e;

@@ -267,20 +267,20 @@ export class IntentAlignment implements Alignment {
     if (!needAll) return out;
 
     // TA/ITM nodes: every user and item, or (scalable) the sample's users (not the whole pool) and items
-    let zAll = concatRows([pool && pool.users.length !== pool.batchUsers.length ? gatherRows(zU, pool.batchRows) : zU, zI]);
+    let zAll: Tensor;
     let taNodes = scal ? nodeIds(pool!.batchUsers, poolItems!, U) : null;
     let teacherIn: Tensor[] | null = null;
     if (scal && ctx.taUniform) {
       // as many nodes as the sample holds, drawn uniformly from every user and item (sorted: users first)
       const N = ctx.out.all.rows;
-      taNodes = Int32Array.from(new Set(Array.from(ctx.rnd.rand(zAll.rows), (r) => Math.min(N - 1, Math.floor(r * N))))).sort();
+      taNodes = Int32Array.from(new Set(Array.from(ctx.rnd.rand(taNodes!.length), (r) => Math.min(N - 1, Math.floor(r * N))))).sort();
       let nu = 0;
       while (nu < taNodes.length && taNodes[nu]! < U) nu++;
       const xu = constRows(this.usr, taNodes.subarray(0, nu));
       const xi = constRows(this.itm, Int32Array.from(taNodes.subarray(nu), (v) => v - U));
       teacherIn = [xu, xi];
       zAll = concatRows([this.intMlp.forward(xu), this.intMlp.forward(xi)]);
-    }
+    } else zAll = concatRows([pool && pool.users.length !== pool.batchUsers.length ? gatherRows(zU, pool.batchRows) : zU, zI]);
     let ta: Tensor = ZERO();
     if (needTA) {
       const eAll = scal ? gatherRows(ctx.out.all, taNodes!) : ctx.out.all;
