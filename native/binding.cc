@@ -310,6 +310,21 @@ napi_value SoftmaxRows(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+napi_value SoftmaxRowsBackward(napi_env env, napi_callback_info info) {
+  Args a(env, info, "softmaxRowsBackward", 5);
+  i64 rows = a.dim(0, "rows"), cols = a.dim(1, "cols");
+  i64 ly, lg, lx;
+  const float* Y = a.f32(2, "Y", &ly);
+  const float* G = a.f32(3, "G", &lg);
+  float* GX = a.f32(4, "GX", &lx);
+  a.need("Y", ly, prod(rows, cols));
+  a.need("G", lg, prod(rows, cols));
+  a.need("GX", lx, prod(rows, cols));
+  if (a.failed) return nullptr;
+  if (rows > 0 && cols > 0) g_table->softmaxRowsBackward(rows, cols, Y, G, GX);
+  return undef(env);
+}
+
 napi_value LogSumExpRows(napi_env env, napi_callback_info info) {
   Args a(env, info, "logSumExpRows", 4);
   i64 rows = a.dim(0, "rows"), cols = a.dim(1, "cols");
@@ -736,7 +751,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     const char* name;
     napi_callback cb;
   } fns[] = {
-      {"gemm", Gemm}, {"spmm", Spmm}, {"spmmT", SpmmT}, {"softmaxRows", SoftmaxRows},
+      {"gemm", Gemm}, {"spmm", Spmm}, {"spmmT", SpmmT}, {"softmaxRows", SoftmaxRows}, {"softmaxRowsBackward", SoftmaxRowsBackward},
       {"logSumExpRows", LogSumExpRows}, {"l2NormalizeRows", L2NormalizeRows}, {"gatherRows", GatherRows},
       {"scatterAddRows", ScatterAddRows}, {"rowDot", RowDot}, {"axpy", Axpy}, {"axpby", Axpby}, {"mul", Mul},
       {"sum", Sum}, {"sumSquares", SumSquares}, {"dot", Dot}, {"adam", Adam}, {"topkRows", TopkRows},

@@ -36,6 +36,8 @@ struct KernelTable {
   i64 (*spmmT)(i64 rows, i64 cols, i64 n, const int32_t* indptr, const int32_t* indices,
                const float* values, i64 nnzCap, const float* X, float beta, float* Y);
   void (*softmaxRows)(i64 rows, i64 cols, const float* X, float* Y, float* lse);
+  // GX[r,:] += Y[r,:] * (G[r,:] - sum_c G[r,c] Y[r,c]) (softmax's gradient; dot in double)
+  void (*softmaxRowsBackward)(i64 rows, i64 cols, const float* Y, const float* G, float* GX);
   void (*logSumExpRows)(i64 rows, i64 cols, const float* X, float* out);
   void (*l2NormalizeRows)(i64 rows, i64 cols, const float* X, float eps, float* Y, float* norms);
   i64 (*gatherRows)(i64 cols, const float* src, i64 srcRows, const int32_t* idx, i64 n, float* dst);

@@ -671,6 +671,21 @@ static void k_softmaxRows(i64 rows, i64 cols, const float* X, float* Y, float* l
   });
 }
 
+static void k_softmaxRowsBackward(i64 rows, i64 cols, const float* Y, const float* G, float* GX) {
+  parallel_range(rows, row_chunk(rows, 4.0 * cols), 4.0 * rows * cols, [&](i64 lo, i64 hi) {
+    for (i64 r = lo; r < hi; r++) {
+      const float* y = Y + r * cols;
+      const float* g = G + r * cols;
+      float* gx = GX + r * cols;
+      const vf16 vs = vsplat((float)dot_chunk(g, y, cols));
+      i64 i = 0;
+      for (; i + 16 <= cols; i += 16) vstore(gx + i, vload(gx + i) + vload(y + i) * (vload(g + i) - vs));
+      const float s = vs[0];
+      for (; i < cols; i++) gx[i] += y[i] * (g[i] - s);
+    }
+  });
+}
+
 static void k_logSumExpRows(i64 rows, i64 cols, const float* X, float* out) {
   parallel_range(rows, row_chunk(rows, 6.0 * cols), 6.0 * rows * cols, [&](i64 lo, i64 hi) {
     for (i64 r = lo; r < hi; r++) {
@@ -1091,6 +1106,7 @@ const KernelTable* IRLL_TABLE_FN() {
       &IRLL_NS::k_spmm,
       &IRLL_NS::k_spmmT,
       &IRLL_NS::k_softmaxRows,
+      &IRLL_NS::k_softmaxRowsBackward,
       &IRLL_NS::k_logSumExpRows,
       &IRLL_NS::k_l2NormalizeRows,
       &IRLL_NS::k_gatherRows,

@@ -681,3 +681,28 @@ describe('leakyRelu kernels', () => {
     for (let i = 0; i < n; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-6);
   });
 });
+
+describe('softmaxRowsBackward kernel', () => {
+  it('native and TS kernels accumulate y * (g - <g, y>) per row, as a float64 reference does', async () => {
+    const { jsKernels, loadNativeKernels } = await import('../src/kernels/index.js');
+    const nk = loadNativeKernels();
+    for (const [rows, cols] of [[7, 1], [33, 16], [129, 37], [300, 128]] as const) {
+      const X = Float32Array.from({ length: rows * cols }, (_, i) => 3 * Math.sin(i * 0.37));
+      const G = Float32Array.from({ length: rows * cols }, (_, i) => Math.cos(i * 1.1));
+      const Y = new Float32Array(rows * cols);
+      jsKernels.softmaxRows(rows, cols, X, Y);
+      const base = Float32Array.from({ length: rows * cols }, (_, i) => 0.5 * Math.sin(i));
+      const want = new Float64Array(rows * cols);
+      for (let r = 0; r < rows; r++) {
+        let s = 0;
+        for (let c = 0; c < cols; c++) s += G[r * cols + c]! * Y[r * cols + c]!;
+        for (let c = 0; c < cols; c++) want[r * cols + c] = base[r * cols + c]! + Y[r * cols + c]! * (G[r * cols + c]! - s);
+      }
+      for (const k of nk ? [jsKernels, nk] : [jsKernels]) {
+        const GX = Float32Array.from(base);
+        k.softmaxRowsBackward(rows, cols, Y, G, GX);
+        for (let i = 0; i < GX.length; i++) expect(Math.abs(GX[i]! - want[i]!)).toBeLessThan(1e-6 * (1 + Math.abs(want[i]!)));
+      }
+    }
+  });
+});

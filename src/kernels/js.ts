@@ -202,6 +202,17 @@ export const jsKernels: Kernels = {
     }
   },
 
+  softmaxRowsBackward(rows, cols, Y, G, GX) {
+    need('Y', Y, rows * cols); need('G', G, rows * cols); need('GX', GX, rows * cols);
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += G[o + c] * Y[o + c];
+      const sf = Math.fround(s);
+      for (let c = 0; c < cols; c++) GX[o + c] += Y[o + c] * (G[o + c] - sf);
+    }
+  },
+
   rowDot(rows, cols, A, B, out) {
     need('A', A, rows * cols); need('B', B, rows * cols); need('out', out, rows);
     for (let r = 0; r < rows; r++) {

@@ -81,6 +81,7 @@ export function loadNativeKernels(): NativeKernels | null {
     spmm: a.spmm,
     spmmT: a.spmmT,
     softmaxRows: a.softmaxRows,
+    softmaxRowsBackward: a.softmaxRowsBackward,
     logSumExpRows: a.logSumExpRows,
     l2NormalizeRows: a.l2NormalizeRows,
     gatherRows: a.gatherRows,

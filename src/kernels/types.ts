@@ -54,6 +54,9 @@ export interface Kernels {
    */
   softmaxRows(rows: number, cols: number, X: Float32Array, Y: Float32Array, lse?: Float32Array): void;
 
+  /** Softmax's gradient: GX[r,:] += Y[r,:] * (G[r,:] - sum_c G[r,c] Y[r,c]) (the dot in float64). */
+  softmaxRowsBackward(rows: number, cols: number, Y: Float32Array, G: Float32Array, GX: Float32Array): void;
+
   /** out[r] = log(sum_c exp(X[r,c])) (max-subtracted). */
   logSumExpRows(rows: number, cols: number, X: Float32Array, out: Float32Array): void;
 

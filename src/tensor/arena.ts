@@ -9,24 +9,36 @@
  */
 const SMALL = 4096;
 
+/**
+ * The capacity a request of n floats is served from: n rounded up to 4 classes per octave (at most
+ * 25% unused). Sizes that vary a little from step to step (the number of distinct items a batch
+ * draws) then reuse one buffer instead of faulting in a fresh one each step.
+ */
+export function sizeClass(n: number): number {
+  if (n <= SMALL) return n;
+  const grain = 2 ** (Math.floor(Math.log2(n)) - 2);
+  return Math.ceil(n / grain) * grain;
+}
+
 export class Arena {
   private free = new Map<number, Float32Array[]>();
   private used: Float32Array[] = [];
 
+  /** A view of exactly n floats on a buffer of n's size class. */
   alloc(n: number, zero = true): Float32Array {
     if (n < SMALL) return new Float32Array(n);
-    const list = this.free.get(n);
-    const b = list?.pop();
-    if (b && zero) b.fill(0);
-    const out = b ?? new Float32Array(n);
-    this.used.push(out);
+    const cap = sizeClass(n);
+    const b = this.free.get(cap)?.pop();
+    const backing = b ?? new Float32Array(cap);
+    this.used.push(backing);
+    const out = cap === n ? backing : backing.subarray(0, n);
+    if (b && zero) out.fill(0);
     return out;
   }
 
   /**
    * Returns every buffer handed out since the last reset to the free lists. Only sizes used in
-   * this step are kept: sizes that vary from step to step (e.g. the number of unique users in a
-   * batch) would otherwise pile up.
+   * this step are kept: sizes that vary from step to step would otherwise pile up.
    */
   reset(): void {
     const next = new Map<number, Float32Array[]>();

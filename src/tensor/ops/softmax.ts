@@ -13,15 +13,7 @@ export function softmaxRows(a: Tensor): Tensor {
   const [rows, cols] = dims(a);
   const y = alloc(a.size);
   getKernels().softmaxRows(rows, cols, a.data, y);
-  return record(new Tensor(y, a.shape), [a], (g) => {
-    const ga = a.gradBuffer();
-    for (let r = 0; r < rows; r++) {
-      const o = r * cols;
-      let s = 0;
-      for (let c = 0; c < cols; c++) s += g[o + c]! * y[o + c]!;
-      for (let c = 0; c < cols; c++) ga[o + c]! += y[o + c]! * (g[o + c]! - s);
-    }
-  });
+  return record(new Tensor(y, a.shape), [a], (g) => getKernels().softmaxRowsBackward(rows, cols, y, g, a.gradBuffer()));
 }
 
 /** out[r] = log(sum_c exp(x[r,c])); dx = g[r] * softmax(x)[r,c]. */
