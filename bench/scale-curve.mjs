@@ -30,7 +30,7 @@ if (argv[0] === '--child') {
   const ds = loadDataset(dir);
   const stats = { users: ds.numUsers, items: ds.numItems, train: ds.trainPairs.user.length };
   const { config } = resolveConfig({ model, stats, sets: [`train.mode=${mode}`, ...childSets] });
-  const need = requiredText(config.model.align);
+  const need = requiredText(config.model.align, config.model.name);
   const text = need.length ? loadTrainingText(ds.dir, ds.numUsers, ds.numItems, need, { keepFloat16: mode === 'scalable' }) : {};
   const loadSeconds = (performance.now() - t0) / 1000;
   const steps = Math.ceil(stats.train / effectiveBatchSize(config, stats.train));

@@ -45,15 +45,29 @@ export const LAYERS: readonly (readonly string[])[] = [
  * Imports allowed against LAYERS, `from -> to` as paths under src/. Keep this list short: each
  * entry says why it exists and what removes it.
  */
-export const EXCEPTIONS: readonly { from: string; to: string; why: string }[] = [
-  {
-    from: 'config/load.ts', to: 'models/registry.ts',
-    // TODO(issue 13, "model-name tables in config/"): config/load.ts resolves model names with the
-    // registry while models/registry.ts reads config/schema.ts; the cycle goes when the name tables
-    // (built from the variant descriptors) live in config/. Owned by whoever reworks registry/schema/defaults.
-    why: 'config <-> models cycle: model-name tables are to move into config/',
-  },
-];
+export const EXCEPTIONS: readonly { from: string; to: string; why: string }[] = [];
+
+/**
+ * Serving knows models only through their interfaces (models/types.ts: ServableModel, the
+ * backbone's and the alignment's types.ts) and the registry, never a concrete backbone, alignment
+ * or composition class: a new variant needs no change in src/serve/.
+ */
+const serveMayImport = (target: string): boolean => /^models\/(.+\/)?types\.ts$/.test(target) || target === 'models/registry.ts';
+
+/** Imports of src/serve/ files that reach a concrete model module. */
+export function serveModelImports(files: readonly SourceFile[]): Violation[] {
+  const out: Violation[] = [];
+  for (const file of files.filter((f) => folderOf(f.path) === 'serve')) {
+    for (const imp of importsOf(file)) {
+      if (imp.target === null || folderOf(imp.target) !== 'models' || serveMayImport(imp.target)) continue;
+      out.push({
+        file: file.path, line: imp.line, specifier: imp.specifier, from: 'serve', to: 'models',
+        why: 'serving imports a concrete model module; use the interfaces in models/types.ts (ServableModel) or the registry',
+      });
+    }
+  }
+  return out;
+}
 
 export interface SourceFile {
   /** Path under src/, with forward slashes (e.g. 'ingest/index.ts'). */
@@ -228,9 +242,30 @@ describe('import boundaries between src/ folders', () => {
     const files: SourceFile[] = [
       { path: 'config/load.ts', text: "import { r } from '../models/registry.js';\nimport { t } from '../models/types.js';\n" },
     ];
+    const exceptions = [{ from: 'config/load.ts', to: 'models/registry.ts', why: 'example' }];
     const used = new Set<string>();
-    const v = checkBoundaries(files, LAYERS, EXCEPTIONS, used);
+    const v = checkBoundaries(files, LAYERS, exceptions, used);
     expect(v.map((x) => `${x.file}:${x.line} -> ${x.specifier}`)).toEqual(['config/load.ts:2 -> ../models/types.js']);
     expect([...used]).toEqual(['config/load.ts -> models/registry.ts']);
+  });
+
+  it('config/ imports nothing of models/: no exception lets it', () => {
+    expect(EXCEPTIONS.filter((e) => folderOf(e.from) === 'config')).toEqual([]);
+  });
+
+  it('src/serve/ imports no concrete model class (only models/**/types.ts and the registry)', () => {
+    const v = serveModelImports(readSourceTree());
+    if (v.length) throw new Error(formatViolations(v));
+    const fake: SourceFile[] = [{
+      path: 'serve/bad.ts',
+      text: [
+        "import type { ServableModel } from '../models/types.js';",
+        "import type { Backbone } from '../models/backbones/types.js';",
+        "import { IntentAlignment } from '../models/alignment/irllrec.js';",
+        "import type { ComposedModel } from '../models/composed.js';",
+        "import { createModel } from '../models/registry.js';",
+      ].join('\n'),
+    }];
+    expect(serveModelImports(fake).map((x) => `${x.line} ${x.specifier}`)).toEqual(['3 ../models/alignment/irllrec.js', '4 ../models/composed.js']);
   });
 });

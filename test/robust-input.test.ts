@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import '../src/models/registry.js'; // installs the model catalog config/ reads
 import { resolveConfig } from '../src/config/load.js';
 import { defaultConfig, MODEL_DEFAULTS, SECTIONS, autoTraining } from '../src/config/defaults.js';
 import { applyOverrides, checkConfigAgainstData, ConfigError, flatten, parseValue, validate, type AlignName } from '../src/config/schema.js';

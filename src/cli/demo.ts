@@ -152,7 +152,7 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
     for (const [label, model] of DEMO_MODELS) {
       t = performance.now();
       const { config } = resolveConfig({ model, stats: datasetStats(ds) });
-      const need = requiredText(config.model.align);
+      const need = requiredText(config.model.align, config.model.name);
       const text = need.length ? loadTextVectors(dir, ds.numUsers, ds.numItems, need) : {};
       const log = (s: string) => {
         if (s.startsWith('best') || s.startsWith('test')) say(`  ${label}: ${s}`);

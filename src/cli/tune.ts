@@ -42,7 +42,7 @@ export async function tuneCommand(o: TuneCliOptions): Promise<void> {
   const space = o.space ? checkSpace(readYamlOrJson(o.space, 'the search space'), base, o.space) : checkSpace(defaultSpace(base), base, 'default space');
   const model = officialName(base.model.name, base.model.align);
   const dir = resolve(o.out ?? `tune-${basename(ds.dir)}-${model}`);
-  const need = requiredText(base.model.align);
+  const need = requiredText(base.model.align, base.model.name);
   const textDir = o.textDir ? resolve(o.textDir) : ds.dir;
   const text = need.length ? loadTextVectors(textDir, ds.numUsers, ds.numItems, need) : {};
   logDataset(ds, log);

@@ -1,12 +1,13 @@
 /**
  * Resolves the run configuration: defaults (model x dataset section, chosen from the data's content or
- * a preset; see defaults.ts) <- config file <- --set.
+ * a preset; see defaults.ts) <- config file <- --set. Model names and defaults come from the model
+ * catalog (catalog.ts), which src/models/registry.ts installs.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { chooseDefaults, defaultConfig, hasDefaults, SECTIONS, type DataStats, type DatasetSection, type DefaultsChoice } from './defaults.js';
 import { applyOverrides, checkConfigAgainstData, ConfigError, flatten, parseValue, validate, type Config } from './schema.js';
-import { parseModelName } from '../models/registry.js';
+import { modelCatalog } from './catalog.js';
 
 export interface ResolveOptions {
   /** Model name; default: the config file's model.name (and align), else lightgcn. */
@@ -71,9 +72,10 @@ export function resolveConfig(o: ResolveOptions): ResolvedConfig {
   // without --model, a config file that names its model (e.g. tune's best.yaml) decides
   const model = o.model ?? (typeof fromFile?.['model.name'] === 'string' ? fromFile['model.name'] : 'lightgcn');
   const align = o.align ?? (o.model === undefined && typeof fromFile?.['model.align'] === 'string' ? fromFile['model.align'] : undefined);
-  let parsed: ReturnType<typeof parseModelName>;
+  const catalog = modelCatalog();
+  let parsed: { backbone: string; align: string };
   try {
-    parsed = parseModelName(model, align);
+    parsed = catalog.parseModelName(model, align);
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }

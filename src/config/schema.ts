@@ -2,15 +2,19 @@
  * The one strict configuration. Keys mirror the official yml files (snake_case), so a reader can
  * cross-check against the reference; unknown keys are errors (`__proto__`, `constructor` and
  * `prototype` included), and so are model keys the chosen model does not read; every number has a
- * range (the key table below) and relations to the data (checkConfigAgainstData); defaults live in
- * defaults.ts.
+ * range (the key table below, and the variants' own keys from the model catalog, catalog.ts) and
+ * relations to the data (checkConfigAgainstData); defaults live in defaults.ts.
  */
 import { metricKind, parseMetricKey, type MetricName } from '../eval/metrics.js';
 import { UserError } from '../util/errors.js';
 import { BUDGET_ENV, formatBytes, memoryBudget } from '../util/limits.js';
+import { modelCatalog, onModelCatalog, type KeyKind, type KeySpec } from './catalog.js';
 
-export const ALIGNMENTS = ['none', 'rlmrec-con', 'rlmrec-gen', 'irllrec'] as const;
-export type AlignName = (typeof ALIGNMENTS)[number];
+const alignmentNames: string[] = [];
+/** The alignment names of the installed model catalog (`none` first), kept current as variants register. */
+export const ALIGNMENTS: readonly string[] = alignmentNames;
+/** An alignment name (none, rlmrec-con, rlmrec-gen, irllrec, or a registered one). */
+export type AlignName = string;
 
 export interface ModelSection {
   /** The backbone (lightgcn, ...). */
@@ -20,24 +24,8 @@ export interface ModelSection {
   embedding_size: number;
   layer_num: number;
   reg_weight: number;
-  keep_rate?: number;
-  cl_weight?: number;
-  cl_temperature?: number;
-  eps?: number;
-  intent_num?: number;
-  cen_weight?: number;
-  eval_noise?: boolean;
-  kd_weight?: number;
-  kd_temperature?: number;
-  mask_ratio?: number;
-  recon_weight?: number;
-  re_temperature?: number;
-  kd_int_weight?: number;
-  kd_int_temperature?: number;
-  kd_int_weight_2?: number;
-  kd_int_weight_3?: number;
-  teacher_shortcut?: boolean;
-  teacher_resync_every?: number;
+  /** The keys the chosen backbone and alignment read, as their descriptors declare them (src/models/). */
+  [key: string]: unknown;
 }
 
 export interface Config {
@@ -98,23 +86,19 @@ export class ConfigError extends UserError {
   }
 }
 
-type Kind = 'int' | 'posint' | 'number' | 'positive' | 'prob' | 'string' | 'intlist' | 'bool' | 'align' | 'metric' | 'mode';
+type Kind = KeyKind;
 
 /**
- * The key table: every accepted key, its type and (numbers) its largest accepted value. The lower
- * bound comes with the type: `number`/`int` >= 0, `positive` > 0, `posint` >= 1, `prob` in (0, 1],
- * `intlist` a non-empty list of integers >= 1 (at most {@link MAX_LIST} of them).
+ * The key table of everything but the variants' own model keys (those come from the model catalog:
+ * each backbone and alignment descriptor declares the keys it reads, src/models/descriptor.ts has
+ * their shared bounds): every key, its type and (numbers) its largest accepted value. The lower
+ * bound comes with the type (KeyKind); `intlist` holds at most {@link MAX_LIST} items.
  *
  * | key                                   | accepted                  | why the upper bound                                   |
  * |---------------------------------------|---------------------------|-------------------------------------------------------|
  * | model.embedding_size                  | 1 .. 4096                 | the paper uses 32; wider only multiplies memory       |
  * | model.layer_num                       | 1 .. 10                   | graph models over-smooth long before (paper: 2-3)     |
- * | model.intent_num                      | 1 .. 4096                 | official 128                                          |
- * | model.*_weight (reg, cl, kd, ...)     | 0 .. 1e6                  | loss weights; official <= 0.1                         |
- * | model.*_temperature                   | (0, 100]                  | official 0.1 .. 1                                     |
- * | model.eps                             | 0 .. 1000                 | noise magnitude; official 0.1 / 0.9                   |
- * | model.keep_rate, model.mask_ratio     | (0, 1]                    | probabilities                                         |
- * | model.teacher_resync_every            | 0 .. 1e9                  | steps                                                 |
+ * | model.reg_weight                      | 0 .. 1e6                  | a loss weight; official <= 0.1                        |
  * | optimizer.lr                          | (0, 10]                   | official 1e-3; larger diverges at once                |
  * | train.epoch                           | 0 .. 1e6                  | official 3000 (early stopping ends runs far sooner)   |
  * | train.batch_size, test.batch_size     | 1 .. 1e6                  | official 4096 / 1024                                  |
@@ -136,24 +120,6 @@ const TABLE: Record<string, [Kind, number?]> = Object.assign(Object.create(null)
   'model.embedding_size': ['posint', 4096],
   'model.layer_num': ['posint', 10],
   'model.reg_weight': ['number', 1e6],
-  'model.keep_rate': ['prob'],
-  'model.cl_weight': ['number', 1e6],
-  'model.cl_temperature': ['positive', 100],
-  'model.eps': ['number', 1000],
-  'model.cen_weight': ['number', 1e6],
-  'model.eval_noise': ['bool'],
-  'model.kd_weight': ['number', 1e6],
-  'model.kd_temperature': ['positive', 100],
-  'model.mask_ratio': ['prob'],
-  'model.recon_weight': ['number', 1e6],
-  'model.re_temperature': ['positive', 100],
-  'model.intent_num': ['posint', 4096],
-  'model.kd_int_weight': ['number', 1e6],
-  'model.kd_int_temperature': ['positive', 100],
-  'model.kd_int_weight_2': ['number', 1e6],
-  'model.kd_int_weight_3': ['number', 1e6],
-  'model.teacher_shortcut': ['bool'],
-  'model.teacher_resync_every': ['int', 1e9],
   'optimizer.lr': ['positive', 10],
   'train.epoch': ['int', 1e6],
   'train.batch_size': ['posint', 1e6],
@@ -175,13 +141,39 @@ const TABLE: Record<string, [Kind, number?]> = Object.assign(Object.create(null)
 /** The most cut-offs `test.k` may list. */
 export const MAX_LIST = 64;
 
-/** Every accepted key and its type (a null-prototype object: look keys up with {@link configKeyKind} or Object.hasOwn). */
-export const CONFIG_KEYS: Record<string, Kind> = Object.assign(Object.create(null) as Record<string, Kind>,
-  Object.fromEntries(Object.entries(TABLE).map(([k, [kind]]) => [k, kind])));
+const nullRecord = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+
+/**
+ * Every accepted key and its type (a null-prototype object: look keys up with {@link configKeyKind}
+ * or Object.hasOwn). The variants' model keys are added from the model catalog, and kept current.
+ */
+export const CONFIG_KEYS: Record<string, Kind> = nullRecord();
 
 /** The largest accepted value of every numeric key (for `intlist`, of each item). */
-export const CONFIG_MAX: Record<string, number> = Object.assign(Object.create(null) as Record<string, number>,
-  Object.fromEntries(Object.entries(TABLE).filter(([, v]) => v[1] !== undefined).map(([k, v]) => [k, v[1]!])));
+export const CONFIG_MAX: Record<string, number> = nullRecord();
+
+/** Model keys older configs may lack (the model reads a fallback), e.g. for checks of stored runs. */
+export const OPTIONAL_CONFIG_KEYS = new Set<string>();
+
+onModelCatalog(() => {
+  const catalog = modelCatalog();
+  const table = Object.entries(TABLE).map(([k, [kind, max]]): [string, KeySpec] => [k, { kind, max }]);
+  const isModel = ([k]: [string, KeySpec]) => k.startsWith('model.');
+  // the variants' keys after the generic model keys, before the other sections
+  const specs = [
+    ...table.filter(isModel),
+    ...Object.entries(catalog.keys()).map(([k, spec]): [string, KeySpec] => [`model.${k}`, spec]),
+    ...table.filter((e) => !isModel(e)),
+  ];
+  for (const t of [CONFIG_KEYS, CONFIG_MAX]) for (const k of Object.keys(t)) delete t[k];
+  OPTIONAL_CONFIG_KEYS.clear();
+  for (const [key, spec] of specs) {
+    CONFIG_KEYS[key] = spec.kind;
+    if (spec.max !== undefined) CONFIG_MAX[key] = spec.max;
+    if (spec.optional) OPTIONAL_CONFIG_KEYS.add(key);
+  }
+  alignmentNames.splice(0, alignmentNames.length, ...catalog.alignments());
+});
 
 /** The keys a complete config must have (the optional model keys depend on the model). */
 export const REQUIRED_KEYS: readonly string[] = [
@@ -193,6 +185,7 @@ const SECTION_NAMES: readonly string[] = ['model', 'optimizer', 'train', 'test']
 
 /** The type of a known key, or undefined (own keys only: `__proto__`, `constructor`, ... are unknown). */
 export function configKeyKind(key: string): Kind | undefined {
+  modelCatalog(); // the model keys are known only once the registry has installed its catalog
   return Object.hasOwn(CONFIG_KEYS, key) ? CONFIG_KEYS[key] : undefined;
 }
 
@@ -346,9 +339,6 @@ export interface DataSize {
   train: number;
 }
 
-/** Backbones that propagate three graph views per step (the main one and two augmented ones). */
-const THREE_VIEWS = new Set(['sgl', 'simgcl']);
-
 /**
  * A rough, deliberately low estimate of the memory a config needs on data of this size (bytes),
  * in parts: `model` (embedding tables, their gradients and Adam moments, and the propagated layers
@@ -359,8 +349,9 @@ const THREE_VIEWS = new Set(['sgl', 'simgcl']);
 export function estimateMemory(cfg: Config, d: DataSize): { model: number; eval: number; graph: number; total: number } {
   const m = cfg.model;
   const nodes = d.users + d.items;
-  const views = THREE_VIEWS.has(m.name) ? 3 : 1;
-  const intents = m.intent_num ?? 0;
+  const views = modelCatalog().views(m.name);
+  // intent prototypes, when the model has them (K x d per side)
+  const intents = typeof m.intent_num === 'number' ? m.intent_num : 0;
   const model = 4 * m.embedding_size * (nodes * (4 + 2 * (m.layer_num + 1) * views) + 4 * intents);
   const evalBlock = 4 * Math.min(cfg.test.batch_size, Math.max(1, d.users)) * d.items;
   const graph = 2 * 2 * 8 * d.train;

@@ -10,9 +10,9 @@ import { noGrad, type Tensor } from '../tensor/tensor.js';
 import type { RandomSource, Rng } from '../util/rng.js';
 import type { Alignment } from './alignment/types.js';
 import type { Backbone } from './backbones/types.js';
-import type { LossResult, RecModel, ScoringEmbeddings } from './types.js';
+import type { IntentPrototypes, LossResult, RecModel, ScoringEmbeddings, ServableModel, TextTowers } from './types.js';
 
-export class ComposedModel implements RecModel {
+export class ComposedModel implements RecModel, ServableModel {
   readonly params = new ParamStore();
   /**
    * Scalable mode (null: reference): the backbone's contrastive terms and the alignments see a
@@ -72,6 +72,20 @@ export class ComposedModel implements RecModel {
 
   get stochasticScoring(): boolean {
     return this.backbone.stochasticScoring ?? false;
+  }
+
+  textTowers(): TextTowers | null {
+    let towers: TextTowers | null = null;
+    for (const a of this.alignments) towers = a.textTowers?.() ?? towers;
+    return towers;
+  }
+
+  intentPrototypes(): IntentPrototypes | null {
+    for (const a of this.alignments) {
+      const p = a.intentPrototypes?.();
+      if (p) return p;
+    }
+    return this.backbone.prototypes ?? null;
   }
 
   scoringEmbeddings(rnd?: RandomSource): ScoringEmbeddings {

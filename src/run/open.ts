@@ -125,7 +125,7 @@ export function openRun(dirArg: string, o: OpenRunOptions = {}): LoadedRun {
     dataset = loadDataset(dataDir);
     textDir = o.textDir ? resolve(o.textDir) : (info.meta.textDir ?? dataset.dir);
   }
-  const need = requiredText(info.config.model.align);
+  const need = requiredText(info.config.model.align, info.config.model.name);
   let text: TextVectors = {};
   let textRows: TrainingText = {};
   let modelText: TrainingText = {};

@@ -56,7 +56,8 @@ export const RUN_START_FILES = [RUN_FILES.config, RUN_FILES.meta, RUN_DATA_MANIF
 export const RUN_MANIFEST_FILES = [...RUN_START_FILES, ...RUN_OUTPUTS] as const;
 
 /** Model keys the models read with a fallback (older configs may lack them). */
-const OPTIONAL_MODEL_KEYS = new Set(['teacher_shortcut', 'teacher_resync_every']);
+// keys added after runs were first written: a stored config without them reads the default
+const OPTIONAL_MODEL_KEYS = new Set(['teacher_shortcut', 'teacher_resync_every', 'intent_prototypes']);
 
 // ---------------------------------------------------------------------------------------------
 // config.json and run.json

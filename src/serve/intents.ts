@@ -16,9 +16,8 @@
  * turns into the edge weight (1 + cos) / 2 of a (user, item) pair.
  */
 import type { Kernels } from '../kernels/types.js';
-import { IntentAlignment } from '../models/alignment/irllrec.js';
 import type { BackboneOutput } from '../models/backbones/types.js';
-import type { ComposedModel } from '../models/composed.js';
+import type { ServableModel } from '../models/types.js';
 import { noGrad } from '../tensor/tensor.js';
 
 export interface IntentModel {
@@ -48,9 +47,8 @@ const INTENT_BLOCK_ROWS = 65_536;
  * `evalOut`: the backbone's forwardEval() when the caller already has it (serving computes the
  * scoring embeddings from the same forward), else it is computed here.
  */
-export function computeIntents(net: ComposedModel, kernels: Kernels, evalOut?: BackboneOutput): IntentModel | null {
-  const al = net.alignments.find((a): a is IntentAlignment => a instanceof IntentAlignment);
-  const proto = al ? { user: al.userIntent, item: al.itemIntent } : net.backbone.prototypes;
+export function computeIntents(net: ServableModel, kernels: Kernels, evalOut?: BackboneOutput): IntentModel | null {
+  const proto = net.intentPrototypes();
   if (!proto) return null;
   const d = net.backbone.dim;
   const K = proto.user.cols;
@@ -58,8 +56,8 @@ export function computeIntents(net: ComposedModel, kernels: Kernels, evalOut?: B
   const I = net.backbone.adj.numItems;
   return noGrad(() => {
     const out = evalOut ?? net.backbone.forwardEval();
-    const bigcf = net.backbone.kind === 'bigcf';
-    const layers = bigcf ? [out.all] : out.layers.slice(0, Math.max(1, net.backbone.layerNum));
+    const fromFinal = net.backbone.intentsFromFinal ?? false;
+    const layers = fromFinal ? [out.all] : out.layers.slice(0, Math.max(1, net.backbone.layerNum));
     const userW = new Float32Array(U * K);
     const itemW = new Float32Array(I * K);
     const tmp = new Float32Array(Math.min(INTENT_BLOCK_ROWS, Math.max(U, I)) * K);
@@ -84,7 +82,7 @@ export function computeIntents(net: ComposedModel, kernels: Kernels, evalOut?: B
       userProto: transpose(proto.user.data, d, K),
       itemProto: transpose(proto.item.data, d, K),
       userW, itemW,
-      source: bigcf ? 'softmax(E C) on the final embeddings (BIGCF)' : `softmax(E^(l) C) averaged over layers 0..${layers.length - 1}`,
+      source: fromFinal ? `softmax(E C) on the final embeddings (${net.backbone.kind.toUpperCase()})` : `softmax(E^(l) C) averaged over layers 0..${layers.length - 1}`,
     };
   });
 }

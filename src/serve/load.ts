@@ -12,9 +12,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { getKernels } from '../kernels/index.js';
-import { IntentAlignment } from '../models/alignment/irllrec.js';
-import { ProfileContrast } from '../models/alignment/rlmrec-con.js';
-import { MaskedReconstruction } from '../models/alignment/rlmrec-gen.js';
 import { loadIdMaps } from '../run/ids.js';
 import { noGrad } from '../tensor/tensor.js';
 import type { LoadedRun } from '../run/open.js';
@@ -30,13 +27,8 @@ import type { RecommenderOpenOptions, RecommenderParts, Towers } from './types.j
 
 /** The text towers of the model's alignment (none without text alignment). */
 function towersOf(run: LoadedRun): Towers | null {
-  let towers: Towers | null = null;
-  for (const a of run.net.alignments) {
-    if (a instanceof IntentAlignment) towers = { profile: a.profile.mlp, intent: a.intMlp, text: run.textRows };
-    else if (a instanceof ProfileContrast) towers = { profile: a.mlp, text: run.textRows };
-    else if (a instanceof MaskedReconstruction) towers = { recon: a.mlp, text: run.textRows };
-  }
-  return towers;
+  const towers = run.net.textTowers();
+  return towers && { ...towers, text: run.textRows };
 }
 
 /** The profiles and intents of the run's data, when they cover it (explanations, the approximate fold-in). */

@@ -10,31 +10,28 @@
  * every drawn value passes the config's own validation.
  */
 import { applyOverrides, ConfigError, CONFIG_KEYS, type Config } from '../config/schema.js';
+import { searchableWeights } from '../models/registry.js';
 import type { Rng } from '../util/rng.js';
 
 export type Distribution = { log: [number, number] } | { uniform: [number, number] } | { int: [number, number] } | { choice: unknown[] };
 export type SearchSpace = Record<string, Distribution>;
 
-/** The default space: what matters most for graph CF plus each alignment's weights present in the model. */
+/**
+ * The default space: what matters most for graph CF, plus the weights the model's backbone and
+ * alignment mark as searchable (their descriptors) where the model has them on (> 0): TA and ITM
+ * are off (0) on the backbones whose official code never reads them, and so not searched there.
+ */
 export function defaultSpace(cfg: Config): SearchSpace {
-  const m = cfg.model as unknown as Record<string, unknown>;
+  const m = cfg.model;
   const space: SearchSpace = {
     'optimizer.lr': { log: [1e-3, 3e-2] },
     'model.embedding_size': { choice: [32, 64] },
     'model.layer_num': { choice: [1, 2, 3] },
     'model.reg_weight': { log: [1e-8, 1e-4] },
   };
-  const weights: [string, Distribution][] = [
-    ['cl_weight', { log: [1e-3, 0.3] }],
-    ['kd_weight', { log: [1e-3, 0.1] }],
-    ['recon_weight', { log: [1e-3, 0.3] }],
-    ['kd_int_weight', { log: [1e-3, 0.1] }],
-    // TA and ITM are off (0) on the backbones whose official code never reads them: not searched there
-    ['kd_int_weight_2', { log: [1e-7, 1e-2] }],
-    ['kd_int_weight_3', { log: [1e-7, 1e-2] }],
-  ];
-  for (const [k, d] of weights) {
-    if (typeof m[k] === 'number' && (m[k] as number) > 0) space[`model.${k}`] = d;
+  for (const { key, log } of searchableWeights(m.name, m.align)) {
+    const v = m[key];
+    if (typeof v === 'number' && v > 0) space[`model.${key}`] = { log: [log[0], log[1]] };
   }
   return space;
 }

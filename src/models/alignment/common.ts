@@ -1,6 +1,7 @@
 /** Helpers shared by the alignment plug-ins. */
 import { gatherRows, infoNCE, scale, sumScalars } from '../../tensor/ops/index.js';
 import { Tensor } from '../../tensor/tensor.js';
+import { allocUninit } from '../../tensor/arena.js';
 import type { MLP } from '../../nn/mlp.js';
 import type { PairBatch } from '../../data/sampler.js';
 import type { RandomSource } from '../../util/rng.js';
@@ -105,7 +106,7 @@ export function userPool(ancs: Int32Array, numUsers: number, size: number | null
 
 /** Rows idx of a constant table (float32 or float16) as a float32 tensor (no gradient). */
 export function constRows(t: TextMatrix, idx: Int32Array): Tensor {
-  return new Tensor(gatherText(t, idx), [idx.length, t.cols]);
+  return new Tensor(gatherText(t, idx, allocUninit(idx.length * t.cols)), [idx.length, t.cols]);
 }
 
 /**

@@ -11,7 +11,10 @@
  *   with Z_m from the momentum teacher (updated before its forward);
  * plus RLMRec-Con's profile kd term, which the official _int code keeps.
  * A term whose weight is exactly 0 is skipped (with TA's weight 0, ITM's TA part is 0 too).
+ * `model.intent_prototypes=false` (the ablation without intent prototypes): the edge weights come
+ * from the layer embeddings themselves, ê = E^(l), and no prototypes are created or read.
  */
+import { edgeListOf } from '../../data/graph.js';
 import { EmaTeacher } from '../../nn/ema.js';
 import { xavierUniform } from '../../nn/init.js';
 import { MLP } from '../../nn/mlp.js';
@@ -23,9 +26,11 @@ import {
 import { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import type { Backbone, BackboneOutput } from '../backbones/types.js';
+import { defineAlignment, FLAG, INTENT_NUM, onlyKeys, TEMPERATURE, WEIGHT } from '../descriptor.js';
+import type { IntentPrototypes, TextTowers } from '../types.js';
 import { intentVectors } from '../intent-vectors.js';
 import { constRows, pairwiseAlignment, uniqueIndex, userPool, ZERO, type UserPool } from './common.js';
-import { ProfileContrast } from './rlmrec-con.js';
+import { PROFILE_KEYS, ProfileContrast } from './rlmrec-con.js';
 import { denseText, type TextMatrix } from '../../data/text-rows.js';
 import type { AlignContext, Alignment, TrainingText } from './types.js';
 
@@ -50,12 +55,15 @@ export interface IntentAlignmentConfig {
   /** Use the EMA pre-activation shortcut for the teacher (exact up to rounding). */
   teacherShortcut?: boolean;
   teacherResyncEvery?: number;
+  /** Project the layer embeddings onto learnable intent prototypes (default true); false: use them as they are. */
+  intentPrototypes?: boolean;
 }
 
 export class IntentAlignment implements Alignment {
   readonly kind = 'irllrec';
-  userIntent!: Tensor;
-  itemIntent!: Tensor;
+  /** The prototypes C_U, C_I (d x K), absent with intentPrototypes false. */
+  userIntent?: Tensor;
+  itemIntent?: Tensor;
   intMlp!: MLP;
   intMlpM?: MLP;
   teacher?: EmaTeacher;
@@ -74,11 +82,12 @@ export class IntentAlignment implements Alignment {
   register(params: ParamStore, rng: Rng, backbone: Backbone): void {
     const d = this.cfg.embeddingSize;
     const K = this.cfg.intentNum;
-    if (backbone.prototypes) {
+    const usePrototypes = this.cfg.intentPrototypes ?? true;
+    if (usePrototypes && backbone.prototypes) {
       // DCCF and BIGCF already learn intent prototypes; IRLLRec uses theirs
       this.userIntent = backbone.prototypes.user;
       this.itemIntent = backbone.prototypes.item;
-    } else {
+    } else if (usePrototypes) {
       this.userIntent = params.add('user_intent', xavierUniform([d, K], rng));
       this.itemIntent = params.add('item_intent', xavierUniform([d, K], rng));
     }
@@ -105,13 +114,26 @@ export class IntentAlignment implements Alignment {
     this.teacher?.invalidate();
   }
 
+  textTowers(): TextTowers {
+    return { profile: this.profile.mlp, intent: this.intMlp };
+  }
+
+  intentPrototypes(): IntentPrototypes | null {
+    return this.userIntent && this.itemIntent ? { user: this.userIntent, item: this.itemIntent } : null;
+  }
+
+  /** ê of layer embeddings e: their intent vectors, or e itself without prototypes. */
+  private intentsOf(e: Tensor, numUsers: number): Tensor {
+    return this.userIntent && this.itemIntent ? intentVectors(e, numUsers, this.userIntent, this.itemIntent) : e;
+  }
+
   /** R = mean_l G^(l) E^(l) (or E^(l+1)), the interaction-intent representation. */
   interactionIntents(out: BackboneOutput, numUsers: number): Tensor {
     const L = out.layers.length - 1;
     const rs: Tensor[] = [];
     for (let l = 0; l < L; l++) {
       const e = out.layers[l]!;
-      const ehat = intentVectors(e, numUsers, this.userIntent, this.itemIntent);
+      const ehat = this.intentsOf(e, numUsers);
       const w = intentEdgeWeights(ehat, this.edges);
       rs.push(spmmValues(this.edges, w, this.aggregateNext ? out.layers[l + 1]! : e));
     }
@@ -187,7 +209,7 @@ export class IntentAlignment implements Alignment {
     const rs: Tensor[] = [];
     for (let l = 0; l < L; l++) {
       const e = gatherRows(out.layers[l]!, C);
-      const ehat = intentVectors(e, usersInC, this.userIntent, this.itemIntent);
+      const ehat = this.intentsOf(e, usersInC);
       const w = intentEdgeWeights(ehat, sub);
       rs.push(spmmValues(sub, w, this.aggregateNext ? gatherRows(out.layers[l + 1]!, C) : e));
     }
@@ -198,6 +220,8 @@ export class IntentAlignment implements Alignment {
     const cfg = this.cfg;
     const U = ctx.backbone.adj.numUsers;
     const out: [string, Tensor][] = [...this.profile.terms(ctx)];
+    // DCCF's own interaction intents come from its prototypes: without prototypes they are computed here
+    const backboneIntents = this.cfg.intentPrototypes === false ? undefined : ctx.intents;
     const needTA = cfg.kdIntWeight2 !== 0;
     const needITM = cfg.kdIntWeight3 !== 0;
     const needAll = needTA || needITM;
@@ -243,7 +267,7 @@ export class IntentAlignment implements Alignment {
       let rAnc: Tensor;
       let rPos: Tensor;
       let rNeg: Tensor;
-      if (scal && !ctx.intents) {
+      if (scal && !backboneIntents) {
         // only the rows PA reads, computed exactly on their neighbourhood
         const nodes = Int32Array.from(new Set([...b.ancs, ...Array.from(b.poss, (i) => i + U), ...Array.from(b.negs, (i) => i + U)]));
         const { R, row } = this.subgraphIntents(ctx.intentOut, U, nodes, ctx.intentFanout ?? null, ctx.rnd);
@@ -251,7 +275,7 @@ export class IntentAlignment implements Alignment {
         rPos = gatherRows(R, Int32Array.from(b.poss, (i) => row(i + U)));
         rNeg = gatherRows(R, Int32Array.from(b.negs, (i) => row(i + U)));
       } else {
-        const R = ctx.intents ?? this.interactionIntents(ctx.intentOut, U);
+        const R = backboneIntents ?? this.interactionIntents(ctx.intentOut, U);
         const rU = sliceRows(R, 0, U);
         const rI = sliceRows(R, U, R.rows);
         rAnc = gatherRows(rU, b.ancs);
@@ -344,3 +368,59 @@ function nodeIds(users: Int32Array, items: Int32Array, U: number): Int32Array {
   for (let i = 0; i < items.length; i++) out[users.length + i] = items[i]! + U;
   return out;
 }
+
+const KEYS = {
+  ...PROFILE_KEYS,
+  intent_num: INTENT_NUM,
+  kd_int_weight: { ...WEIGHT, search: { log: [1e-3, 0.1] } },
+  kd_int_temperature: TEMPERATURE,
+  // TA and ITM are off (0) on the backbones whose official code never reads them: not searched there
+  kd_int_weight_2: { ...WEIGHT, search: { log: [1e-7, 1e-2] } },
+  kd_int_weight_3: { ...WEIGHT, search: { log: [1e-7, 1e-2] } },
+  // older configs may lack these three: the model reads true, 1000, true
+  teacher_shortcut: { ...FLAG, optional: true },
+  teacher_resync_every: { kind: 'int', max: 1e9, optional: true },
+  intent_prototypes: { ...FLAG, optional: true },
+} as const;
+
+/** TA and ITM off, as in the official code of every backbone but LightGCN (no code reads them there). */
+const pa = (kd_weight: number, kd_temperature: number, kd_int_weight: number, kd_int_temperature: number) => ({
+  kd_weight, kd_temperature, intent_num: 128, kd_int_weight, kd_int_temperature, kd_int_weight_2: 0, kd_int_weight_3: 0,
+  teacher_shortcut: true, teacher_resync_every: 1000, intent_prototypes: true,
+});
+/** lightgcn_int: no edge dropout, TA and ITM on. */
+const lg = (reg_weight: number, kd_weight: number, kd_temperature: number, kd_int_weight: number, kd_int_temperature: number) => ({
+  reg_weight, keep_rate: 1.0, ...pa(kd_weight, kd_temperature, kd_int_weight, kd_int_temperature), kd_int_weight_2: 1e-7, kd_int_weight_3: 1e-7,
+});
+
+/** The official `<backbone>_int` values (rows laid over the backbone's; SGL's yelp section keeps its amazon cl values). */
+const OFFICIAL = {
+  lightgcn: { amazon: lg(1e-7, 1e-2, 0.2, 2e-2, 0.2), yelp: lg(1e-7, 1e-2, 0.2, 1e-2, 0.2), movie: lg(1e-6, 1e-3, 0.2, 3e-2, 0.2) },
+  sgl: {
+    amazon: pa(1e-2, 0.5, 1e-3, 0.1),
+    yelp: { reg_weight: 1e-5, cl_weight: 0.1, cl_temperature: 0.2, ...pa(1e-2, 1.0, 1e-2, 1.0) },
+    movie: pa(1e-2, 0.5, 2e-2, 0.2),
+  },
+  simgcl: { amazon: pa(1e-2, 0.2, 2e-2, 0.1), yelp: pa(1e-2, 0.1, 1e-2, 0.1), movie: pa(1e-2, 0.2, 3e-2, 0.2) },
+  dccf: { amazon: pa(1e-2, 0.5, 2e-2, 0.1), yelp: pa(1e-2, 0.2, 1e-2, 0.2), movie: pa(1e-2, 0.1, 5e-2, 0.2) },
+  bigcf: { amazon: pa(1e-2, 0.2, 2e-2, 0.1), yelp: pa(1e-2, 0.2, 3e-2, 0.2), movie: pa(1e-2, 0.2, 3e-2, 0.2) },
+};
+
+export const IRLLREC = defineAlignment({
+  name: 'irllrec',
+  suffix: '_int',
+  keys: KEYS,
+  // on another backbone: its values on LightGCN, TA and ITM on as the paper has them
+  defaults: { byBackbone: OFFICIAL, generic: onlyKeys(OFFICIAL.lightgcn, KEYS) },
+  text: ['usrPrf', 'itmPrf', 'usrInt', 'itmInt'],
+  create: ({ text, adj, model: m, backbone }) => new IntentAlignment(text, edgeListOf(adj), {
+    embeddingSize: m.embedding_size, intentNum: m.intent_num, kdWeight: m.kd_weight, kdTemperature: m.kd_temperature,
+    kdIntWeight: m.kd_int_weight, kdIntTemperature: m.kd_int_temperature, kdIntWeight2: m.kd_int_weight_2,
+    kdIntWeight3: m.kd_int_weight_3, teacherShortcut: m.teacher_shortcut, teacherResyncEvery: m.teacher_resync_every,
+    intentPrototypes: m.intent_prototypes !== false,
+    // SimGCL_int's PA drops the negative-item term, as SimGCL's own contrast does
+    paNegTerm: backbone !== 'simgcl',
+    // lightgcn_int always has the momentum teacher (it enters the L2 term); elsewhere only ITM needs it
+    withTeacher: backbone === 'lightgcn' || m.kd_int_weight_3 !== 0,
+  }),
+});

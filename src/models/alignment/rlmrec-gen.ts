@@ -12,6 +12,8 @@ import type { RandomSource, Rng } from '../../util/rng.js';
 import { gatherText, type TextMatrix } from '../../data/text-rows.js';
 import type { AlignContext, Alignment, TrainingText } from './types.js';
 import type { Backbone } from '../backbones/types.js';
+import type { TextTowers } from '../types.js';
+import { defineAlignment, onlyKeys, PROBABILITY, TEMPERATURE, WEIGHT } from '../descriptor.js';
 
 export interface MaskedReconstructionConfig {
   maskRatio: number;
@@ -88,4 +90,46 @@ export class MaskedReconstruction implements Alignment {
     const factors = { hidden: hidden.data, weight: this.mlp.w2.data, bias: this.mlp.b2.data, h: hidden.cols };
     return [['recon_loss', scale(sslConLoss(enc, target, this.cfg.reTemperature, factors), this.cfg.reconWeight)]];
   }
+
+  textTowers(): TextTowers {
+    return { recon: this.mlp };
+  }
 }
+
+const KEYS = {
+  mask_ratio: PROBABILITY,
+  recon_weight: { ...WEIGHT, search: { log: [1e-3, 0.3] } },
+  re_temperature: TEMPERATURE,
+} as const;
+
+const gen = (mask_ratio: number, recon_weight: number, re_temperature: number) => ({ mask_ratio, recon_weight, re_temperature });
+
+/** The official `<backbone>_gene` values (rows laid over the backbone's). */
+const OFFICIAL = {
+  lightgcn: {
+    amazon: { layer_num: 2, reg_weight: 1e-7, ...gen(0.15, 0.1, 0.5) },
+    yelp: { layer_num: 2, reg_weight: 1e-7, ...gen(0.05, 0.01, 0.1) },
+    movie: gen(0.15, 0.05, 0.2),
+  },
+  sgl: {
+    amazon: gen(0.2, 0.1, 0.2),
+    yelp: { reg_weight: 1e-5, cl_weight: 0.1, cl_temperature: 0.2, ...gen(0.15, 0.1, 0.2) },
+    movie: { cl_temperature: 0.2, ...gen(0.2, 0.05, 0.2) },
+  },
+  simgcl: { amazon: gen(0.05, 0.1, 0.2), yelp: gen(0.01, 0.01, 0.05), movie: gen(0.6, 0.01, 0.2) },
+  dccf: { amazon: gen(0.05, 0.1, 0.2), yelp: gen(0.05, 0.01, 0.1), movie: gen(0.1, 0.01, 0.2) },
+  bigcf: { amazon: gen(0.6, 0.02, 0.1), yelp: gen(0.2, 0.05, 0.1), movie: gen(0.2, 0.01, 0.5) },
+};
+
+export const RLMREC_GEN = defineAlignment({
+  name: 'rlmrec-gen',
+  suffix: '_gene',
+  keys: KEYS,
+  // on another backbone: its values on LightGCN
+  defaults: { byBackbone: OFFICIAL, generic: onlyKeys(OFFICIAL.lightgcn, KEYS) },
+  text: ['usrPrf', 'itmPrf'],
+  create: ({ text, model: m, backbone }) => new MaskedReconstruction(text, {
+    maskRatio: m.mask_ratio, reconWeight: m.recon_weight, reTemperature: m.re_temperature, embeddingSize: m.embedding_size,
+    maskInput: backbone !== 'bigcf', // the reference's BIGCF_gene draws its mask after the forward and discards it
+  }),
+});

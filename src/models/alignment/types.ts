@@ -4,6 +4,7 @@ import type { ParamStore } from '../../nn/params.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import type { Backbone, BackboneOutput } from '../backbones/types.js';
+import type { IntentPrototypes, TextTowers } from '../types.js';
 
 export interface AlignContext {
   batch: PairBatch;
@@ -43,6 +44,10 @@ export interface Alignment {
   beginEpoch?(): void;
   /** Named loss terms, in the order the reference adds them. */
   terms(ctx: AlignContext): [string, Tensor][];
+  /** Serving: the text towers it trained (absent: none). */
+  textTowers?(): TextTowers;
+  /** Serving: the intent prototypes its intents use (absent or null: none of its own). */
+  intentPrototypes?(): IntentPrototypes | null;
 }
 
 export type { TrainingText } from '../../data/text-rows.js';

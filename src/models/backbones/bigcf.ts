@@ -18,6 +18,7 @@ import {
 import { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import { intentVectors } from '../intent-vectors.js';
+import { CL_KEYS, defineBackbone, FLAG, INTENT_NUM, WEIGHT } from '../descriptor.js';
 import { makeOutput, type Backbone, type BackboneOutput, type TrainForward } from './types.js';
 
 export interface BIGCFConfig {
@@ -37,6 +38,7 @@ export class BIGCFBackbone implements Backbone {
   readonly kind = 'bigcf';
   readonly rankLossName = 'mf_loss';
   readonly intentAggregatesNext = true;
+  readonly intentsFromFinal = true;
   userEmbeds!: Tensor;
   itemEmbeds!: Tensor;
   prototypes!: { user: Tensor; item: Tensor };
@@ -111,3 +113,20 @@ export class BIGCFBackbone implements Backbone {
     return this.forward(this.inputEmbeddings(), this.cfg.evalNoise ? (rnd ?? null) : null).out;
   }
 }
+
+/** Noise at evaluation by default, as in the reference. */
+const bigcfRow = (cl_weight: number) => ({
+  layer_num: 3, reg_weight: 1e-5, cl_weight, cl_temperature: 0.2, intent_num: 128, cen_weight: 1e-5, eval_noise: true,
+});
+
+export const BIGCF = defineBackbone({
+  name: 'bigcf',
+  keys: { ...CL_KEYS, intent_num: INTENT_NUM, cen_weight: WEIGHT, eval_noise: FLAG },
+  defaults: { amazon: bigcfRow(0.05), yelp: bigcfRow(0.05), movie: bigcfRow(0.02) },
+  create: ({ adj, model: m, align }) => new BIGCFBackbone(adj, {
+    embeddingSize: m.embedding_size, layerNum: m.layer_num, intentNum: m.intent_num, clWeight: m.cl_weight,
+    clTemperature: m.cl_temperature, cenWeight: m.cen_weight, evalNoise: m.eval_noise,
+    // the reference's bigcf_int registers IRLLRec's ITM head on the model (unused; it enters the L2 term)
+    referenceItmParams: align === 'irllrec',
+  }),
+});

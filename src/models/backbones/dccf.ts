@@ -19,6 +19,7 @@ import {
 import type { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import { intentVectors } from '../intent-vectors.js';
+import { CL_KEYS, defineBackbone, INTENT_NUM } from '../descriptor.js';
 import { makeOutput, type Backbone, type BackboneOutput, type TrainForward } from './types.js';
 
 export interface DCCFConfig {
@@ -126,3 +127,16 @@ export class DCCFBackbone implements Backbone {
     return this.layers(this.inputEmbeddings()).out;
   }
 }
+
+export const DCCF = defineBackbone({
+  name: 'dccf',
+  keys: { ...CL_KEYS, intent_num: INTENT_NUM },
+  defaults: {
+    amazon: { layer_num: 2, reg_weight: 1e-4, cl_weight: 1e-3, cl_temperature: 0.1, intent_num: 128 },
+    yelp: { layer_num: 2, reg_weight: 1e-4, cl_weight: 1e-3, cl_temperature: 0.1, intent_num: 128 },
+    movie: { layer_num: 3, reg_weight: 1e-3, cl_weight: 1e-3, cl_temperature: 0.1, intent_num: 128 },
+  },
+  create: ({ adj, model: m }) => new DCCFBackbone(adj, {
+    embeddingSize: m.embedding_size, layerNum: m.layer_num, intentNum: m.intent_num, clWeight: m.cl_weight, clTemperature: m.cl_temperature,
+  }),
+});

@@ -10,6 +10,7 @@ import { propagateSum, type CsrMatrix } from '../../tensor/ops/index.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import type { PairBatch } from '../../data/sampler.js';
+import { defineBackbone, everySection, PROBABILITY } from '../descriptor.js';
 import { makeOutput, type Backbone, type BackboneOutput, type TrainForward } from './types.js';
 
 export interface LightGCNConfig {
@@ -84,3 +85,10 @@ export class LightGCNBackbone implements Backbone {
     return this.propagate(this.adj.csr, this.inputEmbeddings());
   }
 }
+
+export const LIGHTGCN = defineBackbone({
+  name: 'lightgcn',
+  keys: { keep_rate: PROBABILITY },
+  defaults: everySection({ layer_num: 3, reg_weight: 1e-6, keep_rate: 0.8 }),
+  create: ({ adj, model: m }) => new LightGCNBackbone(adj, { embeddingSize: m.embedding_size, layerNum: m.layer_num, keepRate: m.keep_rate }),
+});

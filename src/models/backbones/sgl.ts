@@ -4,13 +4,14 @@
  * full graph; cl_loss = cl_weight / B * [NCE(v1_anc, v2_anc, v2_users) + NCE(v1_pos, v2_pos,
  * v2_items) + NCE(v1_neg, v2_neg, v2_items)]. IRLLRec's interaction intents come from view 2.
  */
+import type { NormalizedAdjacency } from '../../data/graph.js';
 import type { PairBatch } from '../../data/sampler.js';
 import { gatherRows, infoNCE, scale, sumScalars } from '../../tensor/ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource } from '../../util/rng.js';
 import { LightGCNBackbone, type LightGCNConfig } from './lightgcn.js';
 import type { BackboneOutput, TrainForward } from './types.js';
-import type { NormalizedAdjacency } from '../../data/graph.js';
+import { CL_KEYS, defineBackbone, PROBABILITY } from '../descriptor.js';
 
 export interface ViewContrastConfig {
   clWeight: number;
@@ -43,3 +44,17 @@ export class SGLBackbone extends LightGCNBackbone {
     return { main, intent: v2, terms };
   }
 }
+
+export const SGL = defineBackbone({
+  name: 'sgl',
+  keys: { ...CL_KEYS, keep_rate: PROBABILITY },
+  defaults: {
+    amazon: { layer_num: 3, reg_weight: 1e-5, cl_weight: 0.1, cl_temperature: 0.2, keep_rate: 0.8 },
+    yelp: { layer_num: 3, reg_weight: 1e-6, cl_weight: 1e-3, cl_temperature: 0.1, keep_rate: 0.8 },
+    movie: { layer_num: 3, reg_weight: 1e-6, cl_weight: 1e-2, cl_temperature: 0.1, keep_rate: 0.8 },
+  },
+  views: 3,
+  create: ({ adj, model: m }) => new SGLBackbone(
+    adj, { embeddingSize: m.embedding_size, layerNum: m.layer_num, keepRate: m.keep_rate }, { clWeight: m.cl_weight, clTemperature: m.cl_temperature },
+  ),
+});

@@ -13,6 +13,7 @@ import type { RandomSource } from '../../util/rng.js';
 import { LightGCNBackbone, type LightGCNConfig } from './lightgcn.js';
 import { viewContrast, type ViewContrastConfig } from './sgl.js';
 import { makeOutput, type BackboneOutput, type TrainForward } from './types.js';
+import { CL_KEYS, defineBackbone } from '../descriptor.js';
 
 export class SimGCLBackbone extends LightGCNBackbone {
   override readonly kind = 'simgcl';
@@ -57,3 +58,18 @@ export class SimGCLBackbone extends LightGCNBackbone {
     return { main, intent: main, terms };
   }
 }
+
+export const SIMGCL = defineBackbone({
+  name: 'simgcl',
+  // no keep_rate: SimGCL perturbs embeddings, it drops no edges
+  keys: { ...CL_KEYS, eps: { kind: 'number', max: 1000 } }, // eps: the noise magnitude, official 0.1 / 0.9
+  defaults: {
+    amazon: { layer_num: 3, reg_weight: 1e-5, cl_weight: 0.1, cl_temperature: 0.2, eps: 0.9 },
+    yelp: { layer_num: 3, reg_weight: 1e-5, cl_weight: 0.1, cl_temperature: 0.2, eps: 0.9 },
+    movie: { layer_num: 3, reg_weight: 1e-6, cl_weight: 2e-2, cl_temperature: 0.1, eps: 0.1 },
+  },
+  views: 3,
+  create: ({ adj, model: m }) => new SimGCLBackbone(
+    adj, { embeddingSize: m.embedding_size, layerNum: m.layer_num, keepRate: 1 }, { clWeight: m.cl_weight, clTemperature: m.cl_temperature }, m.eps,
+  ),
+});

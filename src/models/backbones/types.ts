@@ -42,6 +42,8 @@ export interface Backbone {
   readonly intentAggregatesNext?: boolean;
   /** Scoring draws fresh randomness on every call (BIGCF's reference evaluation). */
   readonly stochasticScoring?: boolean;
+  /** Serving's intent weights come from the final embeddings, not the layers (BIGCF: its intents are softmax(E C) of the layer sum). */
+  readonly intentsFromFinal?: boolean;
   /** Registers the backbone's parameters (first in the store, as the reference's modules do). */
   register(params: ParamStore, rng: Rng): void;
   /** Layer-0 embeddings of all nodes (users then items). */
