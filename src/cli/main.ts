@@ -2,10 +2,12 @@
 /** The `irllrec` command line. */
 import { Command } from 'commander';
 import { packageVersion } from '../util/package.js';
+import { alignHelp, modelHelp } from '../models/registry.js';
 import { runCommand } from './errors.js';
 import { trainCommand } from './train.js';
 import { registerDemoCommand } from './demo.js';
 import { registerTuneCommand } from './tune.js';
+import { registerCompareCommand } from './compare-command.js';
 import { registerBaselineCommand } from './baseline-command.js';
 import { registerSynthCommand } from './synth-command.js';
 import { registerTextCommands } from './text-commands.js';
@@ -24,8 +26,8 @@ program
   .command('train')
   .description('train a model on a dataset directory (trn/val/tst_mat.pkl or train/valid/test.tsv)')
   .option('--data <dir>', 'dataset directory')
-  .option('--model <name>', 'backbone (lightgcn, sgl, simgcl, dccf, bigcf) or an official name (lightgcn_plus, sgl_int, ...); default: the --config file\'s model, else lightgcn')
-  .option('--align <name>', 'alignment plug-in: none, rlmrec-con, rlmrec-gen, irllrec')
+  .option('--model <name>', modelHelp())
+  .option('--align <name>', alignHelp())
   .option('--text-dir <dir>', 'directory with the text vectors (default: the dataset directory); see docs')
   .option('--config <file>', 'config file (YAML or JSON); unknown keys are errors')
   .option('--set <key=value>', 'override one config key, e.g. --set model.reg_weight=1e-5 (repeatable)', collect)
@@ -40,6 +42,7 @@ program
 
 registerDemoCommand(program);
 registerTuneCommand(program);
+registerCompareCommand(program);
 registerBaselineCommand(program);
 registerSynthCommand(program);
 

@@ -72,6 +72,8 @@ export function summary(config: Config, ds: Dataset, r: TrainResult, fixedEpochs
     losses: r.lastLosses,
     valid: r.valid,
     test: r.test,
+    // the test metrics by user activity (quintiles of training interactions; eval/sparsity.ts)
+    ...(r.testSparsity ? { sparsity: { split: 'test', ...r.testSparsity } } : {}),
   };
 }
 
@@ -198,7 +200,7 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
   ds ??= loadDataset(meta.data);
   // the config against the data's size (k <= items, memory budget), before anything is read or written
   checkConfigAgainstData(config, datasetStats(ds));
-  const need = requiredText(config.model.align);
+  const need = requiredText(config.model.align, config.model.name);
   // scalable mode reads a sample's rows per step: float16 files stay float16 in memory (half the bytes)
   const keepFloat16 = trainingMode(config).mode === 'scalable';
   const text = need.length ? loadTrainingText(meta.textDir ?? ds.dir, ds.numUsers, ds.numItems, need, { keepFloat16 }) : {};

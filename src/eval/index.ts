@@ -1,4 +1,7 @@
-/** Evaluation: official full-ranking protocol and metrics (see ./ranking.ts, ./metrics.ts). */
+/**
+ * Evaluation: official full-ranking protocol and metrics (see ./ranking.ts, ./metrics.ts), metrics by
+ * user activity (./sparsity.ts) and the statistics of multi-seed comparisons (./stats.ts).
+ */
 export {
   type MetricName,
   type PerUserMetricName,
@@ -36,3 +39,29 @@ export {
   topKForUsers,
   evaluateFullRanking,
 } from './ranking.js';
+export {
+  type ActivityBucket,
+  type ActivityBuckets,
+  type SparsityBucket,
+  type SparsityResult,
+  DEFAULT_ACTIVITY_BUCKETS,
+  SPARSITY_METRICS,
+  activityBuckets,
+  bucketLabel,
+  SparsityAccumulator,
+} from './sparsity.js';
+export {
+  type MeanCi,
+  type PairedTest,
+  type WilcoxonResult,
+  EXACT_MAX_N,
+  mean,
+  sampleSd,
+  studentTCdf,
+  studentTTwoSided,
+  studentTQuantile,
+  meanCi,
+  pairedTest,
+  signFlipTest,
+  wilcoxonSignedRank,
+} from './stats.js';

@@ -318,7 +318,7 @@ export class ItemExposure {
 }
 
 /** Neumaier-compensated running sum. */
-class CompensatedSum {
+export class CompensatedSum {
   private s = 0;
   private c = 0;
   add(x: number): void {

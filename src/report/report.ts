@@ -6,11 +6,13 @@
  *    underlined, improvement of the best over the runner-up), with the non-graph baselines
  *    (most-popular, item-kNN, EASE) fitted once per distinct dataset on the run's own data copy
  *    (RUN/data/) as extra rows, and the best model's margin over the best baseline;
- * 3. training curves, one chart per loss term, a line per run;
- * 4. validation metrics over epochs (best epoch marked);
- * 5. for models with intent prototypes, a 2-D map (PCA of the normalised item embeddings) of the
+ * 3. test recall and NDCG by user-activity bucket (quintiles of training interactions), a table and
+ *    a line chart per dataset (from summary.json's `sparsity`);
+ * 4. training curves, one chart per loss term, a line per run;
+ * 5. validation metrics over epochs (best epoch marked);
+ * 6. for models with intent prototypes, a 2-D map (PCA of the normalised item embeddings) of the
  *    items coloured by their dominant intent, each intent drawn at the centroid of the items it dominates;
- * 6. example explanations: recommendations for a few users with the intents and text behind them.
+ * 7. example explanations: recommendations for a few users with the intents and text behind them.
  */
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
@@ -178,7 +180,7 @@ function advantage(key: string, a: number, b: number): number {
 
 const pct = (x: number, sign = false) => (Number.isFinite(x) ? `${sign && x > 0 ? '+' : x < 0 ? '−' : ''}${(Math.abs(x) * 100).toFixed(2)}%` : '–');
 
-function metricTable(title: string, rows: Row[], metrics: string[]): string {
+function metricTable(title: string, rows: Row[], metrics: string[], cls = 'cmp sortable'): string {
   const head = `<tr><th>${esc(title)}</th>${metrics.map((m) => `<th>${esc(m.replace('recall', 'Recall').replace('ndcg', 'NDCG'))}</th>`).join('')}</tr>`;
   // best first in each column's direction (gini: lower is better)
   const rank = new Map<string, number[]>();
@@ -213,7 +215,7 @@ function metricTable(title: string, rows: Row[], metrics: string[]): string {
       return `<td class="num ${a > 0 ? 'pos' : a < 0 ? 'neg' : ''}">${pct(a, true)}</td>`;
     }).join('')}</tr>`);
   }
-  return `<div class="tw"><table class="cmp sortable"><thead>${head}</thead><tbody>${body.join('')}</tbody></table></div>`;
+  return `<div class="tw"><table class="${cls}"><thead>${head}</thead><tbody>${body.join('')}</tbody></table></div>`;
 }
 
 function comparisonTable(runs: ReportRun[], bl?: ReportBaselines): string {
@@ -270,6 +272,60 @@ function comparisonTable(runs: ReportRun[], bl?: ReportBaselines): string {
     ? '<p class="note">Baselines (<i>italic</i>, "baseline"): non-graph models fitted on the training split of the run\'s own data copy (RUN/data/) and evaluated with the same protocol; EASE\'s λ chosen on validation. "Best model vs best baseline": the relative margin of the best run over the best baseline (+: a model wins).</p>'
     : '<p class="note">Baselines were not fitted (--no-baselines).</p>';
   return parts.join('') + (bl ? foot : '');
+}
+
+interface RunSparsity {
+  buckets: { bucket: number; min: number; max: number; users: number; metrics: Record<string, number> }[];
+}
+
+/** A run's test metrics by user activity (summary.json's `sparsity`, written since issue 14), or null. */
+function sparsityOf(r: ReportRun): RunSparsity | null {
+  const s = r.info.summary?.sparsity as RunSparsity | undefined;
+  if (!s || typeof s !== 'object' || !Array.isArray(s.buckets) || !s.buckets.length) return null;
+  const ok = s.buckets.every((b) => b && typeof b === 'object' && Number.isInteger(b.bucket) && typeof b.metrics === 'object' && b.metrics !== null);
+  return ok ? s : null;
+}
+
+/**
+ * Test recall and NDCG at the largest K by user-activity bucket (quintiles of the users'
+ * training interactions; eval/sparsity.ts): per dataset, a table (runs x buckets) and a line chart.
+ */
+function sparsitySection(runs: ReportRun[]): string {
+  const parts: string[] = [];
+  for (const g of groupRuns(runs)) {
+    const rs = g.runs.filter((r) => sparsityOf(r));
+    if (!rs.length) continue;
+    const first = sparsityOf(rs[0]!)!;
+    const keys = [...new Set(rs.flatMap((r) => sparsityOf(r)!.buckets.flatMap((b) => Object.keys(b.metrics))))];
+    const ks = keys.map(metricK).filter(Number.isInteger);
+    if (!ks.length) continue;
+    const K = Math.max(...ks);
+    const col = (b: RunSparsity['buckets'][number]) => `Q${b.bucket}: ${b.min === b.max ? b.min : `${b.min}–${b.max}`} (${b.users} users)`;
+    const cols = first.buckets.map(col);
+    const tables: string[] = [];
+    const charts: string[] = [];
+    for (const name of ['recall', 'ndcg']) {
+      const m = `${name}@${K}`;
+      const rows: Row[] = rs.map((r) => {
+        const sp = sparsityOf(r)!;
+        const values: Record<string, unknown> = {};
+        first.buckets.forEach((fb, i) => { values[cols[i]!] = sp.buckets.find((b) => b.bucket === fb.bucket)?.metrics[m]; });
+        return { label: r.label, sub: r.info.model, baseline: false, color: PALETTE[runs.indexOf(r) % PALETTE.length], values };
+      });
+      tables.push(`<div class="small">test ${esc(m)} by bucket of users (bucket: its range of training interactions and its number of test users)</div>${metricTable(`${g.title}: ${m.replace('recall', 'Recall').replace('ndcg', 'NDCG')}`, rows, cols, 'cmp sortable activity')}`);
+      charts.push(lineChart({
+        title: `${g.title}: test ${m} by user activity`, xLabel: 'activity bucket (Q1: fewest training interactions)', xName: 'bucket',
+        xTick: (x) => `Q${x}`,
+        series: rs.map((r) => ({
+          name: r.label, color: PALETTE[runs.indexOf(r) % PALETTE.length]!,
+          points: sparsityOf(r)!.buckets.filter((b) => Number.isFinite(b.metrics[m])).map((b) => [b.bucket, b.metrics[m]!] as [number, number]),
+        })),
+      }));
+    }
+    parts.push(`${tables.join('')}<div class="charts">${charts.join('')}</div>`);
+  }
+  if (!parts.length) return '<p class="note">No run has test metrics by user activity (the summary.json of runs trained before irllrec recorded them).</p>';
+  return `${parts.join('')}<p class="note">The evaluated users in buckets by their number of training interactions (quintiles; users with the same count share a bucket), with each run's mean test metric per bucket: how a model does for sparse users (Q1) against active ones.</p>`;
 }
 
 function lossCharts(runs: ReportRun[]): string {
@@ -495,6 +551,7 @@ export function renderReport(runs: ReportRun[], o: { title?: string; examples?: 
 <body><header><h1>${esc(title)}</h1><p>generated ${esc(new Date().toISOString())} by irllrec · ${runs.length} run${runs.length > 1 ? 's' : ''}</p></header><main>
 <section><h2>Runs</h2>${runsTable(runs)}${failed.length ? `<p class="note">Model not loaded (curves and tables only): ${failed.join('; ')}</p>` : ''}</section>
 <section><h2>Test metrics</h2>${comparisonTable(runs, o.baselines)}<p class="note">Full ranking over all items with training items masked; bold: best, underlined: runner-up per column (gini: the lowest).</p></section>
+<section><h2>Test metrics by user activity</h2>${sparsitySection(runs)}</section>
 <section><h2>Training curves</h2><div class="charts">${lossCharts(runs)}</div></section>
 <section><h2>Validation metrics over epochs</h2><div class="charts">${validCharts(runs)}</div><p class="note">Circles: the best (restored) epoch.</p></section>
 <section><h2>Intent prototypes</h2>${maps.join('') || '<p class="note">None of these models has intent prototypes (IRLLRec, DCCF and BIGCF do).</p>'}${noIntents.length && maps.length ? `<p class="note">No prototypes: ${esc(noIntents.join(', '))}.</p>` : ''}</section>

@@ -44,6 +44,10 @@ export interface LineChartOptions {
   series: Series[];
   xLabel?: string;
   yLabel?: string;
+  /** What x is called in the points' tooltips (default "epoch"). */
+  xName?: string;
+  /** Label of the x ticks (default: the number). */
+  xTick?: (x: number) => string;
   width?: number;
   height?: number;
 }
@@ -67,7 +71,7 @@ export function lineChart(o: LineChartOptions): string {
   y0 = Math.min(y0, yt[0]!);
   y1 = Math.max(y1, yt[yt.length - 1]!);
   if (y0 === y1) y1 = y0 + 1;
-  const xt = niceTicks(x0, x1).filter((v) => v >= x0 && v <= x1);
+  const xt = (o.xTick ? niceTicks(x0, x1).filter(Number.isInteger) : niceTicks(x0, x1)).filter((v) => v >= x0 && v <= x1);
   const sx = (x: number) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
   const sy = (y: number) => H - m.b - ((y - y0) / (y1 - y0)) * (H - m.t - m.b);
   const parts: string[] = [];
@@ -79,7 +83,7 @@ export function lineChart(o: LineChartOptions): string {
   }
   for (const v of xt) {
     const x = sx(v).toFixed(1);
-    parts.push(`<line class="grid" x1="${x}" x2="${x}" y1="${m.t}" y2="${H - m.b}"/><text class="tick" x="${x}" y="${H - m.b + 14}" text-anchor="middle">${esc(fmt(v))}</text>`);
+    parts.push(`<line class="grid" x1="${x}" x2="${x}" y1="${m.t}" y2="${H - m.b}"/><text class="tick" x="${x}" y="${H - m.b + 14}" text-anchor="middle">${esc(o.xTick ? o.xTick(v) : fmt(v))}</text>`);
   }
   parts.push(`<line class="axis" x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${H - m.b}"/><line class="axis" x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}"/>`);
   if (o.xLabel) parts.push(`<text class="lab" x="${(m.l + W - m.r) / 2}" y="${H - 6}" text-anchor="middle">${esc(o.xLabel)}</text>`);
@@ -90,7 +94,7 @@ export function lineChart(o: LineChartOptions): string {
     const d = p.map(([x, y], i) => `${i ? 'L' : 'M'}${sx(x).toFixed(1)} ${sy(y).toFixed(1)}`).join('');
     parts.push(`<path class="line" d="${d}" stroke="${s.color}"><title>${esc(s.name)}</title></path>`);
     if (p.length <= 60) {
-      for (const [x, y] of p) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.2" fill="${s.color}"><title>${esc(`${s.name}: epoch ${x}, ${fmt(y)}`)}</title></circle>`);
+      for (const [x, y] of p) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.2" fill="${s.color}"><title>${esc(`${s.name}: ${o.xName ?? 'epoch'} ${o.xTick ? o.xTick(x) : x}, ${fmt(y)}`)}</title></circle>`);
     }
     if (s.mark !== undefined) {
       const hit = p.find(([x]) => x === s.mark);

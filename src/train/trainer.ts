@@ -16,7 +16,10 @@ import type { CsrPattern } from '../data/csr.js';
 import type { Dataset } from '../data/dataset.js';
 import { buildNormalizedAdjacency } from '../data/graph.js';
 import { PairSampler } from '../data/sampler.js';
-import { DEFAULT_METRICS, evaluateFullRanking, flattenMetrics, REPORT_METRICS, type MetricName, type MetricResult } from '../eval/index.js';
+import {
+  DEFAULT_METRICS, evaluateFullRanking, flattenMetrics, REPORT_METRICS, SparsityAccumulator, type FullRankingOptions, type MetricName,
+  type MetricResult, type SparsityResult,
+} from '../eval/index.js';
 import { getKernels } from '../kernels/index.js';
 import type { TrainingText } from '../data/text-rows.js';
 import { createModel, textWidth } from '../models/registry.js';
@@ -77,6 +80,11 @@ export interface TrainResult {
   evalSeconds: number;
   valid: Record<string, number>;
   test: Record<string, number>;
+  /**
+   * The test metrics by user activity (quintiles of the users' training interactions; see
+   * eval/sparsity.ts), from the same ranking pass as `test`; absent for a paused run.
+   */
+  testSparsity?: SparsityResult;
   lastLosses: Record<string, number>;
   history: { epochs: EpochLog[]; evals: EvalLog[] };
 }
@@ -107,12 +115,12 @@ export interface TrainState {
  */
 export function rankSplit(
   model: RecModel, ds: Dataset, split: CsrPattern, cfg: Config, rng: Rng,
-  metrics: readonly MetricName[] = REPORT_METRICS, ks: number[] = cfg.test.k,
+  metrics: readonly MetricName[] = REPORT_METRICS, ks: number[] = cfg.test.k, onUser?: FullRankingOptions['onUser'],
 ): MetricResult {
   const k = getKernels();
   const common = {
     kernels: k, numUsers: ds.numUsers, numItems: ds.numItems, trainMask: ds.train, groundTruth: split,
-    ks, batchSize: cfg.test.batch_size, metrics,
+    ks, batchSize: cfg.test.batch_size, metrics, onUser,
   };
   if (model.stochasticScoring) {
     // The reference recomputes the (noisy) embeddings for every test batch.
@@ -376,7 +384,10 @@ export function* trainSteps(opts: TrainOptions): Generator<TrainPhase, TrainResu
   const validSeconds = (performance.now() - t2) / 1000;
   yield { final: true };
   const t3 = performance.now();
-  const test = evaluateSplit(model, ds, ds.test, cfg, evalRng);
+  // the metrics by user activity come from the same ranking pass (per-user values, bucketed)
+  const sparsity = new SparsityAccumulator(ds.train, ds.test, ds.numUsers, cfg.test.k);
+  const test = flattenMetrics(rankSplit(model, ds, ds.test, cfg, evalRng, REPORT_METRICS, cfg.test.k, (u, _top, v) => sparsity.add(u, v)));
+  const testSparsity = sparsity.result();
   const evalSeconds = (performance.now() - t3) / 1000;
   const finalHistory = {
     epochs: history.epochs,
@@ -388,7 +399,7 @@ export function* trainSteps(opts: TrainOptions): Generator<TrainPhase, TrainResu
   log(`test ${fmt(test)} ${evalSeconds.toFixed(2)}s`);
   return {
     model, paused: false, bestValid: fixed ? (valid[kMax] ?? best) : best, epochsRun, bestEpoch,
-    trainSecondsPerEpoch: epochsRun ? trainSeconds / epochsRun : 0, evalSeconds, valid, test, lastLosses, history: finalHistory,
+    trainSecondsPerEpoch: epochsRun ? trainSeconds / epochsRun : 0, evalSeconds, valid, test, testSparsity, lastLosses, history: finalHistory,
   };
 }
 
