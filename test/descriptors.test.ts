@@ -84,7 +84,7 @@ describe('a backbone added in one file (test/helpers/toy-backbone.ts)', () => {
   it('is a model name under every alignment, with its key and defaults in the config', () => {
     expect(supportedModels()).toEqual(expect.arrayContaining(['toy', 'toy_plus', 'toy_gene', 'toy_int']));
     expect(parseModelName('toy_int')).toEqual({ backbone: 'toy', align: 'irllrec' });
-    expect(modelHelp()).toMatch(/\(lightgcn, sgl, simgcl, dccf, bigcf, toy\)/);
+    expect(modelHelp()).toMatch(/\(lightgcn, sgl, simgcl, dccf, bigcf, alpharec, toy\)/);
     expect(requiredText('none', 'toy')).toEqual([]);
     expect(resolveConfig({ model: 'toy' }).config.model).toEqual({ name: 'toy', align: 'none', embedding_size: 32, layer_num: 1, reg_weight: 1e-6, toy_gain: 1 });
     // an alignment on a backbone the official code never ran it with: its generic values (those it has on LightGCN)

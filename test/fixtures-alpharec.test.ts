@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { csrFromPairs } from '../src/data/csr.js';
 import { buildNormalizedAdjacency } from '../src/data/graph.js';
-import { AlphaRecBackbone, AlphaRecModel, alphaRecHidden, alphaRecInputVectors } from '../src/models/backbones/alpharec.js';
+import { AlphaRecBackbone, alphaRecHidden, alphaRecInputVectors } from '../src/models/backbones/alpharec.js';
+import { ComposedModel } from '../src/models/composed.js';
 import { Tape, Tensor, noGrad, withTape } from '../src/tensor/tensor.js';
 import { Rng, type RandomSource } from '../src/util/rng.js';
 import { buildAlphaRec, fixtureOfficialConfig, isSupportedFixture, loadFixture, ReplayRandom, replayFixture } from './helpers/replay.js';
@@ -29,7 +30,7 @@ function setup(fx: any, variant = 'yml') {
   const init: Record<string, Float32Array> = {};
   for (const [k, a] of Object.entries(fx.state_dict_init as Record<string, { data: number[] }>)) init[k] = f32(a);
   model.params.load(init);
-  return { adj, itmPrf, config, model: model as AlphaRecModel, train };
+  return { adj, itmPrf, config, model: model as ComposedModel, train };
 }
 
 function maxRel(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
@@ -129,7 +130,7 @@ describe('official fixture: alpharec', () => {
       randn: () => { throw new Error('no randn'); },
       choice: () => { throw new Error('no choice'); },
     };
-    const mk = (keepRate: number) => new AlphaRecModel('alpharec', new AlphaRecBackbone(adj, { embeddingSize: 8, layerNum: 2, keepRate, tau: 0.15, lmModel: 'v3' }, itmPrf), 0, new Rng(1));
+    const mk = (keepRate: number) => new ComposedModel('alpharec', new AlphaRecBackbone(adj, { embeddingSize: 8, layerNum: 2, keepRate, tau: 0.15, lmModel: 'v3' }, itmPrf), [], 0, new Rng(1));
     const batch = { ancs: Int32Array.of(0), poss: Int32Array.of(1), negs: Int32Array.of(5) };
     withTape(new Tape(), () => mk(1).calcLoss(batch, rnd));
     expect(counts).toEqual([]);

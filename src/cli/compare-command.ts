@@ -9,6 +9,7 @@ import { ABLATIONS } from '../tune/ablations.js';
 import { COMPARE_FILES, parseSeeds, runCompare } from '../tune/compare.js';
 import { runCommand, UsageError } from './errors.js';
 import { logDataset, parseIntOption } from './train.js';
+import { collect, configOptions } from './options.js';
 
 export interface CompareCliOptions {
   data?: string;
@@ -60,20 +61,15 @@ export async function compareCommand(o: CompareCliOptions): Promise<void> {
   }
 }
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function registerCompareCommand(program: Command): void {
-  program
+  configOptions(program
     .command('compare')
     .description('train a grid of models (and IRLLRec ablations) over several seeds on one dataset, resumable; mean and confidence interval of every metric, paired tests against a baseline, metrics by user activity (docs/compare.md)')
     .option('--data <dir>', 'dataset directory')
     .option('--models <list>', `comma-separated models: official names (lightgcn, lightgcn_plus, lightgcn_gene, lightgcn_int, sgl_int, ...) and IRLLRec ablations <model>_int-<preset> with presets ${ABLATIONS.map((a) => a.name).join(', ')} (repeatable)`, collect)
     .option('--seeds <seeds>', 'a count (5 = seeds 1..5), a list (1,2,3) or a range (1-5); train.seed of each run', '5')
-    .option('--baseline <model>', 'the model the others are compared with (default: the first of --models)')
-    .option('--text-dir <dir>', 'directory with the text vectors (default: the dataset directory)')
-    .option('--config <file>', 'config file every run starts from (YAML or JSON)')
-    .option('--set <key=value>', 'override one config key in every run (repeatable)', collect)
-    .option('--preset <name>', 'official per-dataset hyperparameters: amazon, yelp or movie (as for train)')
+    .option('--baseline <model>', 'the model the others are compared with (default: the first of --models)'), 'every run')
     .option('--mode <mode>', 'reference or scalable (as for train)')
     .option('--epochs <n>', 'train exactly n epochs (no early stopping), then test')
     .option('--out <dir>', 'comparison directory: grid.json, results/ (one file per finished run), compare.md, compare.json; the same command again continues it')

@@ -5,6 +5,7 @@ import { packageVersion } from '../util/package.js';
 import { alignHelp, modelHelp } from '../models/registry.js';
 import { runCommand } from './errors.js';
 import { trainCommand } from './train.js';
+import { configOptions } from './options.js';
 import { registerDemoCommand } from './demo.js';
 import { registerTuneCommand } from './tune.js';
 import { registerCompareCommand } from './compare-command.js';
@@ -14,7 +15,6 @@ import { registerTextCommands } from './text-commands.js';
 import { registerServeCommands } from './serve-commands.js';
 import { registerEvaluateCommands } from './evaluate-commands.js';
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 const program = new Command();
 program
@@ -22,16 +22,15 @@ program
   .description('LLM-enhanced, intent-aware graph recommendation (IRLLRec, RLMRec, LightGCN, ...)')
   .version(packageVersion());
 
-program
-  .command('train')
-  .description('train a model on a dataset directory (trn/val/tst_mat.pkl or train/valid/test.tsv)')
-  .option('--data <dir>', 'dataset directory')
-  .option('--model <name>', modelHelp())
-  .option('--align <name>', alignHelp())
-  .option('--text-dir <dir>', 'directory with the text vectors (default: the dataset directory); see docs')
-  .option('--config <file>', 'config file (YAML or JSON); unknown keys are errors')
-  .option('--set <key=value>', 'override one config key, e.g. --set model.reg_weight=1e-5 (repeatable)', collect)
-  .option('--preset <name>', 'official per-dataset hyperparameters: amazon, yelp or movie (default: recognised from the data, else rules from its size; the log says which)')
+configOptions(
+  program
+    .command('train')
+    .description('train a model on a dataset directory (trn/val/tst_mat.pkl or train/valid/test.tsv)')
+    .option('--data <dir>', 'dataset directory')
+    .option('--model <name>', modelHelp())
+    .option('--align <name>', alignHelp()),
+  'the run',
+)
   .option('--mode <mode>', 'reference (the official computation) or scalable (cost per epoch linear in the data); default: by data size, see docs/models.md')
   .option('--epochs <n>', 'train exactly n epochs (no early stopping), then test')
   .option('--seed <s>', 'random seed (train.seed)')

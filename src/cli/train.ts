@@ -27,6 +27,7 @@ import { RUN_FILES } from '../run/layout.js';
 import { verifyRunFiles, type RunCheck, type RunMetaFile } from '../run/verify.js';
 import { finishRun, startRun } from '../run/write.js';
 import { UsageError } from './errors.js';
+import { firstDifference } from '../util/json-diff.js';
 
 export interface TrainCliOptions {
   data?: string;
@@ -96,20 +97,6 @@ function shellWord(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The first difference between two JSON values, as "key: A stored, B now" (null when equal). */
-function firstDifference(a: unknown, b: unknown, path = ''): string | null {
-  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-  if (isObj(a) && isObj(b)) {
-    for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])]) {
-      const d = firstDifference(a[k], b[k], path ? `${path}.${k}` : k);
-      if (d) return d;
-    }
-    return null;
-  }
-  if (JSON.stringify(a) === JSON.stringify(b)) return null;
-  const show = (x: unknown) => (x === undefined ? '(none)' : JSON.stringify(x));
-  return `${path || 'value'}: ${show(a)} stored, ${show(b)} now`;
-}
 
 type OutPlan = { kind: 'new' } | { kind: 'restart' } | { kind: 'continue'; epoch: number };
 

@@ -10,6 +10,7 @@ import { checkSpace, defaultSpace } from '../tune/space.js';
 import { TUNE_FILES, tune } from '../tune/tuner.js';
 import { runCommand, UsageError } from './errors.js';
 import { datasetStats, logDataset, parseIntOption } from './train.js';
+import { configOptions } from './options.js';
 
 export interface TuneCliOptions {
   data?: string;
@@ -59,19 +60,14 @@ export async function tuneCommand(o: TuneCliOptions): Promise<void> {
   } else process.stdout.write(readFileSync(join(dir, TUNE_FILES.table), 'utf8'));
 }
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function registerTuneCommand(program: Command): void {
-  program
+  configOptions(program
     .command('tune')
     .description('hyperparameter search (successive halving over random draws), resumable; writes a results table and best.yaml for train --config')
     .option('--data <dir>', 'dataset directory')
     .option('--model <name>', 'model to tune (as for train)', 'lightgcn')
-    .option('--align <name>', 'alignment plug-in (as for train)')
-    .option('--text-dir <dir>', 'text vectors directory (default: the dataset directory)')
-    .option('--config <file>', 'base config the trials start from (YAML or JSON)')
-    .option('--set <key=value>', 'override one base config key (repeatable)', collect)
-    .option('--preset <name>', 'official per-dataset base values: amazon, yelp or movie')
+    .option('--align <name>', 'alignment plug-in (as for train)'), 'the base config the trials start from')
     .option('--space <file>', 'search space (YAML/JSON: {"optimizer.lr": {"log": [1e-3, 3e-2]}, "model.layer_num": {"choice": [1, 2, 3]}, ...}); default: lr, width, layers, L2 and the model\'s alignment weights')
     .option('--trials <n>', 'number of random draws', '24')
     .option('--eta <n>', 'keep the best 1/eta of each rung', '3')

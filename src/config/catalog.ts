@@ -27,6 +27,13 @@ export type ModelKeyValue = number | boolean | string;
 /** The model keys of a composition beyond name, align and embedding_size (layer_num, reg_weight and the variants' own). */
 export type ModelKeyValues = Readonly<Record<string, ModelKeyValue>>;
 
+/** A model's official training values where they differ from the common ones (see defaultConfig). */
+export interface TrainingDefaults {
+  readonly batch_size?: number;
+  readonly test_step?: number;
+  readonly patience?: number;
+}
+
 export interface ModelCatalog {
   /** The backbone and alignment a model name stands for (a backbone or an official alias); throws a UserError. */
   parseModelName(name: string, align?: string): { backbone: string; align: string };
@@ -39,6 +46,8 @@ export interface ModelCatalog {
   defaults(backbone: string, align: string, section: DatasetSection): ModelKeyValues | null;
   /** Graph views a training step propagates (the memory estimate). */
   views(backbone: string): number;
+  /** The backbone's own official training values, if any. */
+  training(backbone: string): TrainingDefaults;
 }
 
 let installed: ModelCatalog | null = null;

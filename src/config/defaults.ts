@@ -167,7 +167,7 @@ export function defaultConfig(backbone: string, align: AlignName, section: Datas
   return {
     model: { name: backbone, align, embedding_size: 32, ...(structuredClone(keys) as { layer_num: number; reg_weight: number }) },
     optimizer: { lr: 1e-3 },
-    train: { epoch: 3000, batch_size: 4096, test_step: 3, patience: 5, seed: 2023 },
+    train: { epoch: 3000, batch_size: 4096, test_step: 3, patience: 5, seed: 2023, ...modelCatalog().training(backbone) },
     test: { k: [5, 10, 20], batch_size: 1024 },
   };
 }

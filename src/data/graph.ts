@@ -12,6 +12,7 @@ import type { EdgeList } from '../tensor/ops/intent.js';
 import { csrFind, type CsrPattern } from './csr.js';
 import { allocInt32Uninit, allocUninit } from '../tensor/arena.js';
 import { getKernels } from '../kernels/index.js';
+import type { RandomSource } from '../util/rng.js';
 
 export interface NormalizedAdjacency {
   /** Number of nodes (users + items). */
@@ -102,6 +103,17 @@ export function dropEdges(adj: NormalizedAdjacency, draws: Float32Array, keepRat
   const kept = new Uint8Array(nnz);
   for (let e = 0; e < nnz; e++) kept[e] = Math.fround(draws[e]! + keep32) >= 1 ? 1 : 0;
   return dropEdgesByMask(adj, kept);
+}
+
+/**
+ * Â for a training forward: as is at keep rate 1, else with edges dropped (one uniform draw per
+ * stored entry, in the reference's order; a generator with bulk keep flags draws them natively).
+ */
+export function edgeDropoutGraph(adj: NormalizedAdjacency, rnd: RandomSource, keepRate: number): CsrMatrix {
+  if (keepRate === 1) return adj.csr;
+  const n = adj.storageToCsr.length;
+  if (rnd.keepMask) return dropEdgesByMask(adj, rnd.keepMask(n, keepRate));
+  return dropEdges(adj, rnd.rand(n), keepRate);
 }
 
 /**

@@ -1,7 +1,14 @@
 /**
  * Pairwise training batches as the reference builds them: every training interaction once per
  * epoch, shuffled, batch size B (last batch partial), each with one negative item drawn
- * uniformly among the items the user has no training interaction with.
+ * uniformly among the items the user has no training interaction with (rejection, like the
+ * reference's `sample_negs`).
+ *
+ * With k negatives per triple (losses that contrast one positive against several sampled items,
+ * AlphaRec's sampled softmax) the k of one triple are drawn independently in turn (they may
+ * repeat): draws go interaction by interaction, then the shuffle, so k = 1 is exactly the
+ * reference's stream. A batch's `negs` then holds B * k items, row-major (triple b's are
+ * negs[b*k .. b*k+k-1]); consumers reading one negative per triple (BPR) must not get k > 1.
  */
 import type { Rng } from '../util/rng.js';
 import { csrHas, type CsrPattern } from './csr.js';
@@ -11,14 +18,27 @@ export interface PairBatch {
   ancs: Int32Array;
   poss: Int32Array;
   negs: Int32Array;
+  /** Negatives per triple when more than one (negs.length === ancs.length * negCount). */
+  negCount?: number;
+}
+
+/** Negatives per triple of a batch: its `negCount`, else negs.length / ancs.length (checked). */
+export function negCountOf(batch: PairBatch): number {
+  const B = batch.ancs.length;
+  const k = batch.negCount ?? (B === 0 ? 1 : batch.negs.length / B);
+  if (!Number.isInteger(k) || k < 1 || batch.negs.length !== B * k || batch.poss.length !== B) {
+    throw new RangeError(`batch: ${batch.negs.length} negatives for ${B} triples (${batch.poss.length} positives) is not k >= 1 per triple`);
+  }
+  return k;
 }
 
 export class PairSampler {
   private readonly negs: Int32Array;
   private readonly order: Int32Array;
 
-  constructor(private readonly pairs: Interactions, private readonly train: CsrPattern) {
-    this.negs = new Int32Array(pairs.user.length);
+  constructor(private readonly pairs: Interactions, private readonly train: CsrPattern, readonly negCount = 1) {
+    if (!Number.isInteger(negCount) || negCount < 1) throw new RangeError(`negatives per triple must be an integer >= 1, got ${negCount}`);
+    this.negs = new Int32Array(pairs.user.length * negCount);
     this.order = new Int32Array(pairs.user.length);
     for (let u = 0; u < train.rows; u++) {
       if (train.indptr[u + 1]! - train.indptr[u]! >= train.cols) {
@@ -35,9 +55,10 @@ export class PairSampler {
   epoch(rng: Rng, batchSize: number): PairBatch[] {
     const { user, item } = this.pairs;
     const n = user.length;
+    const k = this.negCount;
     const numItems = this.train.cols;
-    for (let i = 0; i < n; i++) {
-      const u = user[i]!;
+    for (let i = 0; i < n * k; i++) {
+      const u = user[Math.floor(i / k)]!;
       let j: number;
       do j = rng.int(numItems);
       while (csrHas(this.train, u, j));
@@ -51,14 +72,14 @@ export class PairSampler {
       const b = e - s;
       const ancs = new Int32Array(b);
       const poss = new Int32Array(b);
-      const negs = new Int32Array(b);
-      for (let k = 0; k < b; k++) {
-        const i = this.order[s + k]!;
-        ancs[k] = user[i]!;
-        poss[k] = item[i]!;
-        negs[k] = this.negs[i]!;
+      const negs = new Int32Array(b * k);
+      for (let r = 0; r < b; r++) {
+        const i = this.order[s + r]!;
+        ancs[r] = user[i]!;
+        poss[r] = item[i]!;
+        for (let q = 0; q < k; q++) negs[r * k + q] = this.negs[i * k + q]!;
       }
-      batches.push({ ancs, poss, negs });
+      batches.push(k === 1 ? { ancs, poss, negs } : { ancs, poss, negs, negCount: k });
     }
     return batches;
   }

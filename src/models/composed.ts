@@ -54,13 +54,14 @@ export class ComposedModel implements RecModel, ServableModel {
     const pick = (b: PairBatch) => ({
       anc: gatherRows(out.all, b.ancs), pos: gatherRows(out.all, b.poss.map((i) => i + U)), neg: gatherRows(out.all, b.negs.map((i) => i + U)),
     });
-    const full = pick(batch);
+    // a backbone with its own ranking term (and maybe several negatives per triple) reads the batch itself
+    const full = this.backbone.rankTerm ? null : pick(batch);
     const terms: [string, Tensor][] = [
-      [this.backbone.rankLossName ?? 'bpr_loss', bprLoss(full.anc, full.pos, full.neg)],
+      this.backbone.rankTerm ? this.backbone.rankTerm(out, batch) : [this.backbone.rankLossName ?? 'bpr_loss', bprLoss(full!.anc, full!.pos, full!.neg)],
       ['reg_loss', regLoss(this.params, this.regWeight)],
       ...fwd.terms,
     ];
-    const s = sample === batch ? full : pick(sample);
+    const s = sample === batch && full ? full : pick(sample);
     for (const a of this.alignments) {
       terms.push(...a.terms({ batch: sample, rnd, backbone: this.backbone, out, intentOut: fwd.intent, intents: fwd.intents, ...s, scalable, intentFanout: this.intentFanout, userPool: this.userPool, taUniform: this.taUniform }));
     }
@@ -68,6 +69,10 @@ export class ComposedModel implements RecModel, ServableModel {
     const parts: Record<string, number> = {};
     for (const [k, t] of terms) parts[k] = t.item();
     return { total, parts };
+  }
+
+  get negativesPerTriple(): number {
+    return this.backbone.negativesPerTriple ?? 1;
   }
 
   get stochasticScoring(): boolean {
@@ -105,5 +110,8 @@ export function regLoss(params: ParamStore, weight: number): Tensor {
 export function sampleBatch(batch: PairBatch, size: number, rnd: RandomSource): PairBatch {
   const pick = rnd.choice(batch.ancs.length, size).sort();
   const take = (a: Int32Array) => Int32Array.from(pick, (p) => a[p]!);
-  return { ancs: take(batch.ancs), poss: take(batch.poss), negs: take(batch.negs) };
+  // k negatives per triple are stored row-major (negs[p*k .. p*k+k-1]): keep each picked triple's row
+  const k = batch.negs.length / batch.ancs.length;
+  const negs = k === 1 ? take(batch.negs) : Int32Array.from({ length: pick.length * k }, (_, q) => batch.negs[pick[Math.floor(q / k)]! * k + (q % k)]!);
+  return { ancs: take(batch.ancs), poss: take(batch.poss), negs };
 }

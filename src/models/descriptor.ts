@@ -6,7 +6,7 @@
  * the config catalog (config/catalog.ts: keys, defaults) and the models. Quirks of one combination
  * live in the descriptor that owns them, through the context's `align` / `backbone` names.
  */
-import type { KeySpec, ModelKeyValues } from '../config/catalog.js';
+import type { KeySpec, ModelKeyValues, TrainingDefaults } from '../config/catalog.js';
 import type { DatasetSection } from '../config/defaults.js';
 import type { Config } from '../config/schema.js';
 import type { NormalizedAdjacency } from '../data/graph.js';
@@ -73,6 +73,8 @@ export interface BackboneDescriptor<S extends VariantKeys = VariantKeys> {
   readonly views?: number;
   /** The alignments it may be composed with (default: every registered one). */
   readonly alignments?: readonly string[];
+  /** Its official training values where they differ from the other models' (batch 4096, validate every 3 epochs, patience 5). */
+  readonly training?: TrainingDefaults;
   create(ctx: BackboneContext<S>): Backbone;
 }
 

@@ -20,6 +20,7 @@ import { RLMREC_CON } from './alignment/rlmrec-con.js';
 import { RLMREC_GEN } from './alignment/rlmrec-gen.js';
 import type { TrainingText } from './alignment/types.js';
 import { BIGCF } from './backbones/bigcf.js';
+import { ALPHAREC } from './backbones/alpharec.js';
 import { DCCF } from './backbones/dccf.js';
 import { LIGHTGCN } from './backbones/lightgcn.js';
 import { SGL } from './backbones/sgl.js';
@@ -167,6 +168,7 @@ const CATALOG: ModelCatalog = {
   keys: declaredKeys,
   defaults: compositionDefaults,
   views: (backbone) => backboneOf(backbone)?.views ?? 1,
+  training: (backbone) => backboneOf(backbone)?.training ?? {},
 };
 
 /** Publishes the current lists: BACKBONES and the config catalog. */
@@ -227,6 +229,6 @@ export function registerAlignment(d: AlignmentDescriptor): () => void {
 
 // The variants this package ships, in the order names and help list them.
 const SHIPPED_ALIGNMENTS: AlignmentDescriptor[] = [NO_ALIGNMENT, RLMREC_CON, RLMREC_GEN, IRLLREC];
-const SHIPPED_BACKBONES: BackboneDescriptor[] = [LIGHTGCN, SGL, SIMGCL, DCCF, BIGCF];
+const SHIPPED_BACKBONES: BackboneDescriptor[] = [LIGHTGCN, SGL, SIMGCL, DCCF, BIGCF, ALPHAREC];
 for (const a of SHIPPED_ALIGNMENTS) registerAlignment(a);
 for (const b of SHIPPED_BACKBONES) registerBackbone(b);

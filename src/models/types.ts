@@ -30,6 +30,8 @@ export interface RecModel {
   beginEpoch?(): void;
   /** Final embeddings for full-ranking scores (no dropout, no gradient). */
   scoringEmbeddings(rnd?: RandomSource): ScoringEmbeddings;
+  /** Negatives per training triple the model's loss reads (default 1). */
+  readonly negativesPerTriple?: number;
   /**
    * True when every scoring call draws fresh randomness (BIGCF's reference evaluation): the
    * evaluator then calls scoringEmbeddings once per user batch, as the reference does.

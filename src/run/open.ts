@@ -130,7 +130,9 @@ export function openRun(dirArg: string, o: OpenRunOptions = {}): LoadedRun {
   let textRows: TrainingText = {};
   let modelText: TrainingText = {};
   if (need.length && o.text === 'serving') {
-    const users = need.filter((kind) => kind.startsWith('usr'));
+    // users' text (cold start, explanations), and whatever the backbone itself scores from (AlphaRec's item profiles)
+    const ownText = new Set(requiredText('none', info.config.model.name));
+    const users = need.filter((kind) => kind.startsWith('usr') || ownText.has(kind));
     textRows = loadTrainingText(textDir, dataset.numUsers, dataset.numItems, users, { keepFloat16: true });
     modelText = { ...textRows };
     // the item tables are only ever read by a training loss: stand-ins of the right height, width 0

@@ -198,7 +198,9 @@ export function* trainSteps(opts: TrainOptions): Generator<TrainPhase, TrainResu
   const model = createModel(cfg, adj, rng.fork(), opts.text);
   const trainable = model.params.trainable();
   const adam = new Adam(trainable, { lr: cfg.optimizer.lr });
-  const sampler = new PairSampler(ds.trainPairs, ds.train);
+  // one negative per triple (BPR), or k for a model whose loss contrasts several (AlphaRec's neg_num)
+  const negatives = model.negativesPerTriple ?? 1;
+  const sampler = new PairSampler(ds.trainPairs, ds.train, negatives);
   let trainRng = rng.fork();
   let evalRng = rng.fork();
   const selection = validMetric(cfg);

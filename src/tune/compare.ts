@@ -23,7 +23,7 @@
  * are shared read-only.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { resolveConfig } from '../config/load.js';
 import { trainingMode, validMetric, type Config } from '../config/schema.js';
@@ -36,9 +36,11 @@ import { getKernels } from '../kernels/index.js';
 import { requiredText } from '../models/registry.js';
 import { finishRun, startRun } from '../run/write.js';
 import { RUN_FILES } from '../run/layout.js';
+import { sha256File } from '../run/snapshot.js';
 import { CheckpointError, checkpointDir } from '../train/checkpoint.js';
 import { trainAsync, type TrainPhase, type TrainResult } from '../train/trainer.js';
 import { outputProblem, writeFileAtomic } from '../util/atomic.js';
+import { firstDifference } from '../util/json-diff.js';
 import { UsageError, UserError } from '../util/errors.js';
 import { parseGridEntry, type GridEntry } from './ablations.js';
 
@@ -191,21 +193,6 @@ export interface CompareResult {
 
 const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
 
-function fileSha256(path: string): string {
-  const h = createHash('sha256');
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n <= 0) break;
-      h.update(buf.subarray(0, n));
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return h.digest('hex');
-}
 
 /** The data's identity: sizes and a digest of the splits (not of where they are stored). */
 export function dataFingerprint(ds: Dataset): DataFingerprint {
@@ -243,23 +230,6 @@ export function parseSeeds(s: string): number[] {
   return seeds;
 }
 
-/** The first difference between two JSON values, as "key: A stored, B now" (null when equal). */
-export function firstDifference(a: unknown, b: unknown, path = ''): string | null {
-  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-  if (isObj(a) && isObj(b)) {
-    for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])]) {
-      const d = firstDifference(a[k], b[k], path ? `${path}.${k}` : k);
-      if (d) return d;
-    }
-    return null;
-  }
-  if (JSON.stringify(a) === JSON.stringify(b)) return null;
-  const show = (x: unknown) => {
-    const j = x === undefined ? '(none)' : JSON.stringify(x);
-    return j.length > 80 ? `${j.slice(0, 77)}...` : j;
-  };
-  return `${path || 'value'}: ${show(a)} stored, ${show(b)} now`;
-}
 
 /** A directory-safe form of a grid name (grid names are [a-z0-9_-] already). */
 const slug = (name: string) => name.replace(/[^A-Za-z0-9_.-]/g, '_');
@@ -331,7 +301,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareResult> {
   for (const k of allNeed) {
     const f = findTextFile(textDir, k);
     // a missing file is reported by the loader below, with its usual message
-    if (f) text[k] = { file: basename(f), bytes: statSync(f).size, sha256: fileSha256(f) };
+    if (f) text[k] = { file: basename(f), bytes: statSync(f).size, sha256: sha256File(f) };
   }
   const planned: Planned[] = [];
   for (const seed of o.seeds) {
@@ -351,7 +321,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareResult> {
   const grid: GridState = {
     version: 1, models: names, seeds: o.seeds.slice(),
     options: {
-      config_file: o.configFile ?? null, config_file_sha256: o.configFile ? fileSha256(o.configFile) : null,
+      config_file: o.configFile ?? null, config_file_sha256: o.configFile ? sha256File(o.configFile) : null,
       sets: sharedSets, preset: o.preset ?? null, mode: o.mode ?? null, epochs: o.epochs ?? null,
     },
     data, text,

@@ -18,20 +18,20 @@
  * - Scores are plain dot products of the final (not normalised) embeddings.
  *
  * The official `cal_loss` needs `negs` as [B, k] (its `permute(0, 2, 1)` crashes on the trainer's
- * one-negative [B] vector); here a batch carries B * k negatives row-major (`MultiNegBatch`, or any
+ * one-negative [B] vector); here a batch carries B * k negatives row-major (`PairSampler` with k
  * PairBatch with negs.length a multiple of B; k = 1 is the trainer's ordinary batch).
  */
 import type { NormalizedAdjacency } from '../../data/graph.js';
-import { dropEdges, dropEdgesByMask } from '../../data/graph.js';
-import { negCountOf } from '../../data/multi-neg-sampler.js';
-import type { PairBatch } from '../../data/sampler.js';
+import { edgeDropoutGraph } from '../../data/graph.js';
+import { negCountOf, type PairBatch } from '../../data/sampler.js';
 import { linearBias, linearWeight } from '../../nn/init.js';
-import { ParamStore } from '../../nn/params.js';
+import type { ParamStore } from '../../nn/params.js';
+import { denseText } from '../../data/text-rows.js';
+import { defineBackbone, PROBABILITY, TEMPERATURE } from '../descriptor.js';
 import { sampledSoftmaxLoss } from '../../tensor/ops/alpharec-ops.js';
-import { gatherRows, l2NormalizeRows, leakyRelu, linear, propagateSum, scale, sumScalars, sumSquares, type CsrMatrix } from '../../tensor/ops/index.js';
-import { noGrad, Tensor } from '../../tensor/tensor.js';
+import { gatherRows, l2NormalizeRows, leakyRelu, linear, propagateSum, scale, type CsrMatrix } from '../../tensor/ops/index.js';
+import { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
-import type { LossResult, RecModel, ScoringEmbeddings } from '../types.js';
 import { makeOutput, type Backbone, type BackboneOutput, type TrainForward } from './types.js';
 
 export interface AlphaRecConfig {
@@ -43,6 +43,8 @@ export interface AlphaRecConfig {
   tau: number;
   /** Name of the language model behind the vectors; sets the MLP's hidden width. */
   lmModel: string;
+  /** Negatives the sampler draws per triple (default 1). */
+  negNum?: number;
 }
 
 /** The official hidden-width multipliers by `lm_model` (any other name: 9/32). */
@@ -112,6 +114,10 @@ export class AlphaRecBackbone implements Backbone {
     return this.cfg.embeddingSize;
   }
 
+  get negativesPerTriple(): number {
+    return this.cfg.negNum ?? 1;
+  }
+
   get layerNum(): number {
     return this.cfg.layerNum;
   }
@@ -134,10 +140,7 @@ export class AlphaRecBackbone implements Backbone {
 
   /** Â, or Â with edges dropped (one uniform draw per stored entry, in the reference's order). */
   trainingGraph(rnd: RandomSource, keepRate = this.cfg.keepRate): CsrMatrix {
-    if (keepRate === 1) return this.adj.csr;
-    const n = this.adj.storageToCsr.length;
-    if (rnd.keepMask) return dropEdgesByMask(this.adj, rnd.keepMask(n, keepRate));
-    return dropEdges(this.adj, rnd.rand(n), keepRate);
+    return edgeDropoutGraph(this.adj, rnd, keepRate);
   }
 
   /** mean(E^(0), ..., E^(L)) with E^(l) = graph E^(l-1). */
@@ -170,31 +173,27 @@ export class AlphaRecBackbone implements Backbone {
   }
 }
 
-/**
- * The AlphaRec model: ssm_loss + reg_weight * sum ||W||^2 over every parameter (the reference's
- * reg_params), terms in that order, then any terms of the backbone's forward (none).
- */
-export class AlphaRecModel implements RecModel {
-  readonly params = new ParamStore();
-
-  constructor(readonly name: string, readonly backbone: AlphaRecBackbone, readonly regWeight: number, rng: Rng) {
-    backbone.register(this.params, rng);
-  }
-
-  calcLoss(batch: PairBatch, rnd: RandomSource): LossResult {
-    const fwd = this.backbone.forwardTrain(rnd, this.backbone.inputEmbeddings(), batch);
-    const reg = scale(sumScalars(this.params.all().map((p) => sumSquares(p))), this.regWeight);
-    const terms: [string, Tensor][] = [this.backbone.rankTerm(fwd.main, batch), ['reg_loss', reg], ...fwd.terms];
-    const total = sumScalars(terms.map(([, t]) => t));
-    const parts: Record<string, number> = {};
-    for (const [k, t] of terms) parts[k] = t.item();
-    return { total, parts };
-  }
-
-  scoringEmbeddings(): ScoringEmbeddings {
-    return noGrad(() => {
-      const out = this.backbone.forwardEval();
-      return { user: out.user.data, item: out.item.data, dim: this.backbone.dim };
-    });
-  }
-}
+export const ALPHAREC = defineBackbone({
+  name: 'alpharec',
+  keys: {
+    keep_rate: PROBABILITY,
+    tau: TEMPERATURE,
+    lm_model: { kind: 'string' },
+    // not an official key: the released trainer draws one negative per triple (its cal_loss then
+    // crashes, see the module doc); AlphaRec's own code trains with 256
+    neg_num: { kind: 'posint', max: 4096 },
+  },
+  defaults: {
+    amazon: { layer_num: 2, reg_weight: 1e-6, keep_rate: 1.0, tau: 0.15, lm_model: 'text-embedding-ada-002', neg_num: 1 },
+    yelp: { layer_num: 2, reg_weight: 1e-6, keep_rate: 1.0, tau: 0.15, lm_model: 'text-embedding-ada-002', neg_num: 1 },
+    // alpharec.yml has no movie section: the model-level values
+    movie: { layer_num: 3, reg_weight: 1e-6, keep_rate: 1.0, tau: 0.15, lm_model: 'text-embedding-ada-002', neg_num: 1 },
+  },
+  // alpharec.yml's training values, where they differ from the other models' ymls
+  training: { batch_size: 1024, test_step: 1, patience: 20 },
+  text: ['itmPrf'],
+  alignments: ['none'],
+  create: ({ adj, model: m, text }) => new AlphaRecBackbone(adj, {
+    embeddingSize: m.embedding_size, layerNum: m.layer_num, keepRate: m.keep_rate, tau: m.tau, lmModel: m.lm_model, negNum: m.neg_num,
+  }, denseText(text.itmPrf!)),
+});

@@ -3,7 +3,7 @@
  * (a sum, not a mean), and edge dropout on Â during training (keep rate 0.8 by default; kept
  * edges keep their normalised weight, no rescaling).
  */
-import { dropEdges, dropEdgesByMask, type NormalizedAdjacency } from '../../data/graph.js';
+import { edgeDropoutGraph, type NormalizedAdjacency } from '../../data/graph.js';
 import { xavierUniform } from '../../nn/init.js';
 import type { ParamStore } from '../../nn/params.js';
 import { propagateSum, type CsrMatrix } from '../../tensor/ops/index.js';
@@ -65,10 +65,7 @@ export class LightGCNBackbone implements Backbone {
 
   /** Â, or Â with edges dropped (one uniform draw per stored entry, in the reference's order). */
   trainingGraph(rnd: RandomSource, keepRate = this.cfg.keepRate): CsrMatrix {
-    if (keepRate === 1) return this.adj.csr;
-    const n = this.adj.storageToCsr.length;
-    if (rnd.keepMask) return dropEdgesByMask(this.adj, rnd.keepMask(n, keepRate));
-    return dropEdges(this.adj, rnd.rand(n), keepRate);
+    return edgeDropoutGraph(this.adj, rnd, keepRate);
   }
 
   propagate(graph: CsrMatrix, input: Tensor): BackboneOutput {

@@ -36,6 +36,10 @@ export interface Backbone {
   readonly layerNum: number;
   /** Name of the ranking term (the reference calls it mf_loss in BIGCF). */
   readonly rankLossName?: string;
+  /** Negatives the sampler draws per training triple (default 1; AlphaRec's sampled softmax takes more). */
+  readonly negativesPerTriple?: number;
+  /** The backbone's own ranking term in place of BPR (AlphaRec's sampled softmax), named. */
+  rankTerm?(out: BackboneOutput, batch: PairBatch): [string, Tensor];
   /** The backbone's own intent prototypes (DCCF, BIGCF), which IRLLRec then uses. */
   readonly prototypes?: { user: Tensor; item: Tensor };
   /** IRLLRec aggregates E^(l+1) instead of E^(l) (BIGCF_int). */

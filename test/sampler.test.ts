@@ -1,8 +1,7 @@
-/** k negatives per triple (src/data/multi-neg-sampler.ts), and k = 1 against PairSampler. */
+/** PairSampler with k negatives per triple (src/data/sampler.ts); k = 1 is the reference's stream. */
 import { describe, expect, it } from 'vitest';
 import { csrFromPairs, csrHas } from '../src/data/csr.js';
-import { MultiNegSampler, negCountOf } from '../src/data/multi-neg-sampler.js';
-import { PairSampler } from '../src/data/sampler.js';
+import { negCountOf, PairSampler } from '../src/data/sampler.js';
 import { Rng } from '../src/util/rng.js';
 
 function world(users: number, items: number, perUser: number, seed: number) {
@@ -14,31 +13,41 @@ function world(users: number, items: number, perUser: number, seed: number) {
   return { pairs, train: csrFromPairs(users, items, pairs.user, pairs.item) };
 }
 
-describe('MultiNegSampler', () => {
-  it('with k = 1 gives exactly PairSampler\'s batches and leaves the generator in the same state', () => {
+describe('PairSampler with k negatives per triple', () => {
+  it('draws the reference stream: per interaction its k negatives by rejection, then one shuffle of the order', () => {
     const { pairs, train } = world(30, 20, 4, 3);
-    const r1 = new Rng(9);
-    const r2 = new Rng(9);
-    const a = new PairSampler(pairs, train);
-    const b = new MultiNegSampler(pairs, train, 1);
-    for (let e = 0; e < 3; e++) {
-      const x = a.epoch(r1, 16);
-      const y = b.epoch(r2, 16);
-      expect(y.length).toBe(x.length);
-      y.forEach((bb, q) => {
-        expect(bb.negCount).toBe(1);
-        expect(Array.from(bb.ancs)).toEqual(Array.from(x[q]!.ancs));
-        expect(Array.from(bb.poss)).toEqual(Array.from(x[q]!.poss));
-        expect(Array.from(bb.negs)).toEqual(Array.from(x[q]!.negs));
-      });
+    for (const k of [1, 3]) {
+      const r1 = new Rng(9);
+      const r2 = new Rng(9);
+      const s = new PairSampler(pairs, train, k);
+      for (let e = 0; e < 2; e++) {
+        const got = s.epoch(r1, 16);
+        // the stream written out: negatives interaction by interaction, then the shuffle
+        const n = pairs.user.length;
+        const negs: number[] = [];
+        for (let i = 0; i < n; i++) {
+          for (let q = 0; q < k; q++) {
+            let j: number;
+            do j = r2.int(20);
+            while (csrHas(train, pairs.user[i]!, j));
+            negs.push(j);
+          }
+        }
+        const order = Int32Array.from({ length: n }, (_, i) => i);
+        r2.shuffle(order);
+        const flat = got.flatMap((b) => Array.from(b.negs));
+        expect(flat).toEqual(Array.from(order).flatMap((i) => negs.slice(i * k, i * k + k)));
+        expect(got.flatMap((b) => Array.from(b.ancs))).toEqual(Array.from(order, (i) => pairs.user[i]!));
+        expect(got.every((b) => (k === 1 ? b.negCount === undefined : b.negCount === k))).toBe(true);
+      }
+      expect(r1.state()).toEqual(r2.state());
     }
-    expect(r2.state()).toEqual(r1.state());
   });
 
   it('k negatives per triple, row-major, none a training item of the user, every interaction once per epoch', () => {
     const { pairs, train } = world(25, 12, 5, 4);
     const k = 6;
-    const s = new MultiNegSampler(pairs, train, k);
+    const s = new PairSampler(pairs, train, k);
     const rng = new Rng(2);
     const seen = new Map<string, number>();
     const negHist = new Int32Array(12);
@@ -64,10 +73,10 @@ describe('MultiNegSampler', () => {
 
   it('refuses k < 1 and users without a possible negative; negCountOf checks batch shapes', () => {
     const { pairs, train } = world(3, 4, 2, 1);
-    expect(() => new MultiNegSampler(pairs, train, 0)).toThrow(/>= 1/);
-    expect(() => new MultiNegSampler(pairs, train, 1.5)).toThrow(/>= 1/);
+    expect(() => new PairSampler(pairs, train, 0)).toThrow(/>= 1/);
+    expect(() => new PairSampler(pairs, train, 1.5)).toThrow(/>= 1/);
     const full = { user: Int32Array.of(0, 0), item: Int32Array.of(0, 1) };
-    expect(() => new MultiNegSampler(full, csrFromPairs(1, 2, full.user, full.item), 2)).toThrow(/every item/);
+    expect(() => new PairSampler(full, csrFromPairs(1, 2, full.user, full.item), 2)).toThrow(/every item/);
     expect(negCountOf({ ancs: Int32Array.of(1, 2), poss: Int32Array.of(0, 1), negs: Int32Array.of(3, 3, 2, 2) })).toBe(2);
     expect(() => negCountOf({ ancs: Int32Array.of(1, 2), poss: Int32Array.of(0, 1), negs: Int32Array.of(3) })).toThrow();
     expect(() => negCountOf({ ancs: Int32Array.of(1, 2), poss: Int32Array.of(0, 1), negs: Int32Array.of(3, 3, 2, 2), negCount: 3 } as never)).toThrow();
