@@ -280,13 +280,13 @@ describe('scalable mode', () => {
   });
 
   it('the default alignment sample shrinks with the text width (tower work per step bounded); an explicit sample_size wins', () => {
-    expect([64, 384, 512, 768, 1536, 3072, 8192].map(defaultSampleSize)).toEqual([4096, 4096, 4096, 2048, 1024, 512, 256]);
+    expect([64, 384, 512, 640, 768, 1024, 1536, 3072, 8192].map(defaultSampleSize)).toEqual([4096, 4096, 4096, 2048, 1024, 1024, 256, 256, 256]);
     const { ds } = world();
     const cfg = resolveConfig({ model: 'lightgcn_int', stats: stats(ds), sets: ['train.mode=scalable'] }).config;
-    expect(trainingMode(cfg, 3072).sampleSize).toBe(512);
+    expect(trainingMode(cfg, 3072).sampleSize).toBe(256);
     expect(trainingMode({ ...cfg, train: { ...cfg.train, sample_size: 2000 } }, 3072).sampleSize).toBe(2000);
     const wide = { usrInt: Tensor.zeros([ds.numUsers, 3072]), itmInt: Tensor.zeros([ds.numItems, 3072]), usrPrf: Tensor.zeros([ds.numUsers, 8]), itmPrf: Tensor.zeros([ds.numItems, 8]) };
-    expect((createModel(cfg, buildNormalizedAdjacency(ds.train), new Rng(1), wide) as ComposedModel).sampleSize).toBe(512);
+    expect((createModel(cfg, buildNormalizedAdjacency(ds.train), new Rng(1), wide) as ComposedModel).sampleSize).toBe(256);
   });
 
   it('the auto evaluation block: 1024 users unless users x items scores pass 256 MiB', () => {
