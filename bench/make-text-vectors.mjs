@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset } from '../dist/data/dataset.js';
 import { writeNpy } from '../dist/data/formats/numpy.js';
-import { Rng } from '../dist/util/rng.js';
+import { fillUnitRows, Rng } from '../dist/util/rng.js';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
 if (!args.data || !args.out) {
@@ -16,20 +16,7 @@ if (!args.data || !args.out) {
 const ds = loadDataset(args.data);
 mkdirSync(args.out, { recursive: true });
 const rng = new Rng(Number(args.seed ?? 1));
-const unit = (rows, dim) => {
-  const a = new Float32Array(rows * dim);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let c = 0; c < dim; c++) {
-      const v = rng.normal();
-      a[r * dim + c] = v;
-      s += v * v;
-    }
-    const inv = 1 / Math.sqrt(s);
-    for (let c = 0; c < dim; c++) a[r * dim + c] *= inv;
-  }
-  return a;
-};
+const unit = (rows, dim) => fillUnitRows(rng, new Float32Array(rows * dim), dim);
 const prf = Number(args.prf ?? 1536);
 const int = Number(args.int ?? 3072);
 for (const [name, rows, dim] of [['usr_prf', ds.numUsers, prf], ['itm_prf', ds.numItems, prf], ['usr_int', ds.numUsers, int], ['itm_int', ds.numItems, int]]) {

@@ -9,25 +9,18 @@ import { ABLATIONS } from '../tune/ablations.js';
 import { COMPARE_FILES, parseSeeds, runCompare } from '../tune/compare.js';
 import { runCommand, UsageError } from './errors.js';
 import { logDataset, parseIntOption } from './train.js';
-import { collect, configOptions } from './options.js';
+import { collect, configOptions, type DataCliOptions } from './options.js';
 
-export interface CompareCliOptions {
-  data?: string;
+export interface CompareCliOptions extends DataCliOptions {
   models?: string[];
   seeds?: string;
   baseline?: string;
-  textDir?: string;
-  config?: string;
-  set?: string[];
-  preset?: string;
   mode?: string;
   epochs?: string;
-  out?: string;
   force?: boolean;
   maxRuns?: string;
   keepRuns?: boolean;
   verbose?: boolean;
-  json?: boolean;
 }
 
 export async function compareCommand(o: CompareCliOptions): Promise<void> {

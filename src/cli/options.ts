@@ -4,6 +4,27 @@ import type { Command } from 'commander';
 /** Commander collector of a repeatable option. */
 export const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** The flags configOptions() adds, as commander hands them over. */
+export interface ConfigCliOptions {
+  textDir?: string;
+  config?: string;
+  set?: string[];
+  preset?: string;
+}
+
+/** The dataset, output and --json flags of the commands that train (train, tune, compare). */
+export interface DataCliOptions extends ConfigCliOptions {
+  data?: string;
+  out?: string;
+  json?: boolean;
+}
+
+/** A command that trains one model (train, tune): --model and --align too. */
+export interface ModelCliOptions extends DataCliOptions {
+  model?: string;
+  align?: string;
+}
+
 /**
  * --text-dir, --config, --set and --preset, as `train` reads them; `whose` says what they apply to in
  * this command ("every run", "the base config the trials start from").

@@ -27,22 +27,14 @@ import { RUN_FILES } from '../run/layout.js';
 import { verifyRunFiles, type RunCheck, type RunMetaFile } from '../run/verify.js';
 import { finishRun, startRun } from '../run/write.js';
 import { UsageError } from './errors.js';
+import type { ModelCliOptions } from './options.js';
 import { firstDifference } from '../util/json-diff.js';
 
-export interface TrainCliOptions {
-  data?: string;
-  model?: string;
-  align?: string;
-  textDir?: string;
-  config?: string;
-  set?: string[];
+export interface TrainCliOptions extends ModelCliOptions {
   epochs?: string;
   seed?: string;
-  preset?: string;
   mode?: string;
-  out?: string;
   resume?: string;
-  json?: boolean;
 }
 
 /** What a run directory records about how it was started (for --resume). */

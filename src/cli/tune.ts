@@ -10,23 +10,14 @@ import { checkSpace, defaultSpace } from '../tune/space.js';
 import { TUNE_FILES, tune } from '../tune/tuner.js';
 import { runCommand, UsageError } from './errors.js';
 import { datasetStats, logDataset, parseIntOption } from './train.js';
-import { configOptions } from './options.js';
+import { configOptions, type ModelCliOptions } from './options.js';
 
-export interface TuneCliOptions {
-  data?: string;
-  model?: string;
-  align?: string;
-  textDir?: string;
-  config?: string;
-  set?: string[];
-  preset?: string;
+export interface TuneCliOptions extends ModelCliOptions {
   space?: string;
   trials: string;
   eta: string;
   minEpochs?: string;
   searchSeed: string;
-  out?: string;
-  json?: boolean;
 }
 
 export async function tuneCommand(o: TuneCliOptions): Promise<void> {

@@ -5,18 +5,14 @@
  * reviewed items is kept; a duplicated asin keeps its first line.
  */
 import { DataError } from '../data/errors.js';
+import { parseJsonLine } from '../data/jsonl.js';
 import { readLines } from './lines.js';
 import { RowTable, SpillTextStore, textFragment } from './columns.js';
 import type { RowSource } from './pipeline.js';
 import { cleanText, type EntityMeta } from './types.js';
 
 function parseLine(file: string, text: string, no: number): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new DataError(file, `not valid JSON (${(e as Error).message})`, { line: no });
-  }
+  const v = parseJsonLine(file, text, no);
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new DataError(file, 'expected one JSON object per line', { line: no });
   return v as Record<string, unknown>;
 }

@@ -6,27 +6,8 @@
  */
 import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import type { RawRow } from './types.js';
+import { Interner } from '../util/interner.js';
 
-/** Strings to dense 0-based numbers, in order of first appearance. */
-export class Interner {
-  readonly keys: string[] = [];
-  private readonly index = new Map<string, number>();
-  id(key: string): number {
-    let k = this.index.get(key);
-    if (k === undefined) {
-      k = this.keys.length;
-      this.index.set(key, k);
-      this.keys.push(key);
-    }
-    return k;
-  }
-  get(key: string): number | undefined {
-    return this.index.get(key);
-  }
-  get size(): number {
-    return this.keys.length;
-  }
-}
 
 function grow<T extends Int32Array | Float64Array>(a: T, n: number): T {
   const b = new (a.constructor as new (n: number) => T)(n);

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DataError, readFileForData } from '../data/errors.js';
+import { jsonLines } from '../data/jsonl.js';
 import type { CorpusRecord } from './pipeline.js';
 import { DATASET_FILES } from './write.js';
 
@@ -21,18 +22,9 @@ export interface Corpus {
 }
 
 function readJsonl(file: string, expect: number): CorpusRecord[] {
-  const text = readFileForData(file).toString('utf8');
   const out: CorpusRecord[] = [];
-  let no = 0;
-  for (const line of text.split('\n')) {
-    no++;
-    if (line.trim() === '') continue;
-    let r: CorpusRecord;
-    try {
-      r = JSON.parse(line) as CorpusRecord;
-    } catch (e) {
-      throw new DataError(file, `not valid JSON (${(e as Error).message})`, { line: no });
-    }
+  for (const { value, line: no } of jsonLines(file)) {
+    const r = value as CorpusRecord;
     if (typeof r !== 'object' || r === null || r.id !== out.length || typeof r.key !== 'string' || !Array.isArray(r.feedback) || typeof r.attributes !== 'object') {
       throw new DataError(file, `expected the record of id ${out.length} ({id, key, attributes, feedback, ...})`, { line: no });
     }

@@ -21,6 +21,7 @@ export interface GenericOptions {
   userMap?: string;
   sep?: string;
   listSep?: string;
+  /** What the items are, for prompts (movie, product, book, ...). */
   domain?: string;
 }
 

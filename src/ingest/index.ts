@@ -10,9 +10,9 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../util/errors.js';
-import { packageVersion } from '../util/package.js';
+import { manifestHeader } from '../util/package.js';
 import { readAmazon2018 } from './amazon2018.js';
-import { readGeneric } from './generic.js';
+import { readGeneric, type GenericOptions } from './generic.js';
 import { readMovieLensDir } from './movielens.js';
 import { runPipelineColumns, sourceFromRaw, type PipelineOptions, type PipelineResult, type RowSource, type SplitKind } from './pipeline.js';
 import { readRecBole } from './recbole.js';
@@ -23,7 +23,8 @@ export const FORMATS = ['movielens', 'amazon2018', 'recbole', 'csv'] as const;
 export type Format = (typeof FORMATS)[number];
 export const SPLITS: SplitKind[] = ['random', 'loo', 'user-ratio'];
 
-export interface IngestOptions {
+/** The csv inputs (and `domain`, what the items are, for prompts) are GenericOptions. */
+export interface IngestOptions extends GenericOptions {
   format: Format;
   out: string;
   force?: boolean;
@@ -34,17 +35,6 @@ export interface IngestOptions {
   meta?: string;
   /** recbole dataset name (file stem) */
   name?: string;
-  /** csv */
-  interactions?: string;
-  map?: string;
-  items?: string;
-  itemMap?: string;
-  users?: string;
-  userMap?: string;
-  sep?: string;
-  listSep?: string;
-  /** what the items are, for prompts (movie, product, book, ...) */
-  domain?: string;
   /** undefined: the format's default (movielens 4, others none); null: none */
   minRating?: number | null;
   likeThreshold?: number | null;
@@ -170,10 +160,7 @@ function finish(o: IngestOptions, raw: IngestSource, t0: number, log: (s: string
   log(`corpus (training data only): ${s.corpus.user_feedback_entries} feedback entries, ${s.corpus.reviews_with_text} with review text, ${s.corpus.tags} tags; ` +
     `withheld ${s.corpus.withheld_eval_pairs} on validation/test pairs${s.corpus.withheld_after_cutoff ? `, ${s.corpus.withheld_after_cutoff} after the split cutoff` : ''}`);
   const manifest = {
-    kind: 'irllrec-dataset',
-    version: 1,
-    irllrec: packageVersion(),
-    created: new Date().toISOString(),
+    ...manifestHeader('irllrec-dataset', 1),
     format: raw.format,
     domain: o.domain ?? raw.domain,
     inputs: raw.files.map((f) => ({ path: resolve(f), bytes: statSync(f).size })),

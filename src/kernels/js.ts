@@ -17,6 +17,15 @@ function checkDim(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0) fail(`${name} must be a non-negative integer, got ${v}`);
 }
 
+/**
+ * A GEMM operand as stored (`rows` x `cols`, row-major, leading dimension ld; `trans`: the transposed
+ * one): ld >= max(1, cols) (`colName` names cols in the message) and enough elements.
+ */
+function checkOperand(name: 'A' | 'B' | 'C', arr: { length: number }, ld: number, trans: boolean, rows: number, cols: number, colName: string): void {
+  if (ld < Math.max(1, cols)) fail(`ld${name.toLowerCase()} (${ld}) < ${colName} (${cols})${trans ? ` with trans${name}` : ''}`);
+  need(name, arr, span(rows, cols, ld));
+}
+
 /** Elements a row-major matrix view of `rows` rows, `cols` used columns and leading dim ld needs. */
 function span(rows: number, cols: number, ld: number): number {
   return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
@@ -28,22 +37,11 @@ export const jsKernels: Kernels = {
 
   gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
     checkDim('M', M); checkDim('N', N); checkDim('K', K);
-    if (ldc < Math.max(1, N)) fail(`ldc (${ldc}) < N (${N})`);
-    need('C', C, span(M, N, ldc));
-    if (transA) {
-      if (lda < Math.max(1, M)) fail(`lda (${lda}) < M (${M}) with transA`);
-      need('A', A, span(K, M, lda));
-    } else {
-      if (lda < Math.max(1, K)) fail(`lda (${lda}) < K (${K})`);
-      need('A', A, span(M, K, lda));
-    }
-    if (transB) {
-      if (ldb < Math.max(1, K)) fail(`ldb (${ldb}) < K (${K}) with transB`);
-      need('B', B, span(N, K, ldb));
-    } else {
-      if (ldb < Math.max(1, N)) fail(`ldb (${ldb}) < N (${N})`);
-      need('B', B, span(K, N, ldb));
-    }
+    checkOperand('C', C, ldc, false, M, N, 'N');
+    if (transA) checkOperand('A', A, lda, true, K, M, 'M');
+    else checkOperand('A', A, lda, false, M, K, 'K');
+    if (transB) checkOperand('B', B, ldb, true, N, K, 'K');
+    else checkOperand('B', B, ldb, false, K, N, 'N');
     if (M === 0 || N === 0) return;
     const acc = new Float64Array(N);
     const arow = transA && transB ? new Float64Array(K) : null;

@@ -125,6 +125,14 @@ export function everySection(v: ModelKeyValues): SectionDefaults {
   return { amazon: v, yelp: v, movie: v };
 }
 
+/**
+ * An alignment's defaults from its official rows by backbone (`official.lightgcn` among them); on
+ * another backbone, its own keys of the LightGCN rows.
+ */
+export function lightgcnFallback(official: { readonly lightgcn: SectionDefaults } & Readonly<Record<string, SectionDefaults>>, keys: VariantKeys): AlignmentDescriptor['defaults'] {
+  return { byBackbone: official, generic: onlyKeys(official.lightgcn, keys) };
+}
+
 /** The rows of `table` restricted to `keys` (an alignment's own keys of an official row). */
 export function onlyKeys(table: SectionDefaults, keys: VariantKeys): SectionDefaults {
   const pick = (row: ModelKeyValues) => Object.fromEntries(Object.entries(row).filter(([k]) => Object.hasOwn(keys, k)));

@@ -24,6 +24,7 @@ import { RUN_DATA_FILES } from '../run/layout.js';
 import { loadRunDataset, readRunData, type RunData } from '../run/snapshot.js';
 import { openRun, readRunInfo, type RunInfo } from '../run/open.js';
 import { Recommender, type Explanation } from '../serve/recommender.js';
+import { normalizeRows } from '../serve/ranker.js';
 import { fsReason, outputProblem, writeFileAtomic } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
 import { barChart, esc, fmt, lineChart, PALETTE, scatter, type Bar, type Marker, type ScatterPoint, type Series } from './svg.js';
@@ -395,13 +396,7 @@ function intentMap(r: ReportRun, maxPoints = 2500): string {
   if (!rec || !m) return '';
   const { item, dim } = rec.embeddings();
   const n = rec.numItems;
-  const X = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let c = 0; c < dim; c++) s += item[i * dim + c]! ** 2;
-    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let c = 0; c < dim; c++) X[i * dim + c] = item[i * dim + c]! * inv;
-  }
+  const X = normalizeRows(item, n, dim);
   const { mean, v } = pca2(X, n, dim);
   const proj = (i: number): [number, number] => {
     let a = 0;

@@ -5,11 +5,11 @@
  */
 import { terms } from '../text/tokenize.js';
 import type { ProfileRecord } from '../text/profile-files.js';
+import { Interner } from '../util/interner.js';
 
 /** Lower-cased term lifts per prototype, from the text-intent phrases of the entities. */
 export class Lexicon {
-  private readonly termIds = new Map<string, number>();
-  private readonly names: string[] = [];
+  private readonly vocab = new Interner();
   private readonly entityTerms: Int32Array[];
   private readonly df: Float64Array;
   private readonly cache = new Map<number, Map<number, number>>();
@@ -17,28 +17,18 @@ export class Lexicon {
   constructor(phrases: string[][], private readonly W: Float32Array, private readonly K: number) {
     this.entityTerms = phrases.map((ps) => {
       const set = new Set<number>();
-      for (const p of ps) for (const t of terms(p)) set.add(this.id(t));
+      for (const p of ps) for (const t of terms(p)) set.add(this.vocab.id(t));
       return Int32Array.from(set);
     });
-    this.df = new Float64Array(this.names.length);
+    this.df = new Float64Array(this.vocab.size);
     for (const ts of this.entityTerms) for (const t of ts) this.df[t]!++;
-  }
-
-  private id(t: string): number {
-    let i = this.termIds.get(t);
-    if (i === undefined) {
-      i = this.names.length;
-      this.termIds.set(t, i);
-      this.names.push(t);
-    }
-    return i;
   }
 
   /** log-lift of each term for prototype k (terms with some support only). */
   lifts(k: number): Map<number, number> {
     let m = this.cache.get(k);
     if (m) return m;
-    const acc = new Float64Array(this.names.length);
+    const acc = new Float64Array(this.vocab.size);
     let mass = 0;
     const n = this.entityTerms.length;
     for (let e = 0; e < n; e++) {
@@ -66,7 +56,7 @@ export class Lexicon {
       if (out.length >= n) break;
       // template words ("fans", "seekers") are on most entities and name nothing
       if (this.df[t]! > 0.1 * total) continue;
-      const name = this.names[t]!;
+      const name = this.vocab.keys[t]!;
       if (out.some((o) => o.split(' ').includes(name) || name.split(' ').includes(o))) continue;
       out.push(name);
     }
@@ -84,7 +74,7 @@ export class Lexicon {
       seen.add(key);
       let s = 0;
       for (const t of terms(p)) {
-        const i = this.termIds.get(t);
+        const i = this.vocab.get(t);
         if (i !== undefined) s += l.get(i) ?? 0;
       }
       if (s > 0) scored.push([p, s]);

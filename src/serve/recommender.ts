@@ -21,7 +21,6 @@
  * directory to RecommenderParts), ./query.ts (the query builder) and ./embedder.ts.
  */
 import { csrFromPairs, type CsrPattern } from '../data/csr.js';
-import type { Kernels } from '../kernels/types.js';
 import type { IdMap } from '../run/ids.js';
 import { openRun, type LoadedRun } from '../run/open.js';
 import { ColdStart } from './cold-start.js';
@@ -54,13 +53,9 @@ export class Recommender {
   readonly items: IdMap;
   readonly intents: IntentModel | null;
   private readonly core: ServeCore;
-  private readonly userEmb: Float32Array;
-  private readonly itemEmb: Float32Array;
+  /** The training interactions (the default mask; tests read it too). */
   private readonly seen: CsrPattern;
-  private readonly heldOut: CsrPattern[];
   private seenAllCache: CsrPattern | null = null;
-  private readonly kernels: Kernels;
-  private readonly towers: Towers | null;
   private embedder: TextEmbedder | null;
   private readonly parts: RecommenderParts;
   private readonly explainer: Explainer;
@@ -71,19 +66,8 @@ export class Recommender {
     const c = new ServeCore(p);
     this.core = c;
     this.parts = p;
-    this.model = c.model;
-    this.numUsers = c.numUsers;
-    this.numItems = c.numItems;
-    this.dim = c.dim;
-    this.userEmb = c.userEmb;
-    this.itemEmb = c.itemEmb;
-    this.users = c.users;
-    this.items = c.items;
     this.seen = c.seen;
-    this.heldOut = c.heldOut;
-    this.intents = c.intents;
-    this.towers = c.towers;
-    this.kernels = c.kernels;
+    ({ model: this.model, numUsers: this.numUsers, numItems: this.numItems, dim: this.dim, users: this.users, items: this.items, intents: this.intents } = c);
     this.embedder = p.embedder ?? null;
     this.explainer = new Explainer(c);
     this.cold = new ColdStart(c, () => this.embedder);
@@ -104,7 +88,7 @@ export class Recommender {
   }
 
   get info(): RecommenderInfo {
-    const t = this.towers;
+    const t = this.core.towers;
     return {
       model: this.model,
       backbone: this.parts.backbone ?? 'unknown',
@@ -118,7 +102,7 @@ export class Recommender {
       textTower: t ? [...(t.profile ? ['profile'] : []), ...(t.intent ? ['intent'] : []), ...(t.recon ? ['reconstruction'] : [])] : [],
       coldStartText: Boolean(t && this.embedder),
       embedder: this.embedder?.name ?? null,
-      kernels: this.kernels.info,
+      kernels: this.core.kernels.info,
       run: this.parts.runDir ?? null,
     };
   }
@@ -161,17 +145,17 @@ export class Recommender {
   /** The user's embedding (a copy). */
   userVector(id: Id): Float32Array {
     const u = this.userIndex(id);
-    return this.userEmb.slice(u * this.dim, (u + 1) * this.dim);
+    return this.core.userEmb.slice(u * this.dim, (u + 1) * this.dim);
   }
 
   itemVector(id: Id): Float32Array {
     const i = this.itemIndex(id);
-    return this.itemEmb.slice(i * this.dim, (i + 1) * this.dim);
+    return this.core.itemEmb.slice(i * this.dim, (i + 1) * this.dim);
   }
 
   /** Embedding tables (views, do not modify): users x dim and items x dim, row-major. */
   embeddings(): { user: Float32Array; item: Float32Array; dim: number } {
-    return { user: this.userEmb, item: this.itemEmb, dim: this.dim };
+    return { user: this.core.userEmb, item: this.core.itemEmb, dim: this.dim };
   }
 
   /** Training items of a user, as external ids. */
@@ -185,7 +169,7 @@ export class Recommender {
   /** A user's validation or test items (held out from training), as internal indices. */
   heldOutIndices(id: Id, split: 'valid' | 'test'): number[] {
     const u = this.userIndex(id);
-    const m = this.heldOut[split === 'valid' ? 0 : 1];
+    const m = this.core.heldOut[split === 'valid' ? 0 : 1];
     if (!m) return [];
     return Array.from(m.indices.subarray(m.indptr[u]!, m.indptr[u + 1]!));
   }
@@ -198,7 +182,7 @@ export class Recommender {
 
   private seenAll(): CsrPattern {
     if (this.seenAllCache) return this.seenAllCache;
-    const parts = [this.seen, ...this.heldOut];
+    const parts = [this.seen, ...this.core.heldOut];
     let n = 0;
     for (const m of parts) n += m.indptr[m.rows]!;
     const us = new Int32Array(n);
@@ -236,8 +220,8 @@ export class Recommender {
     const cand = this.core.itemIndices(o.candidates, 'candidates');
     const d = this.dim;
     const Q = new Float32Array(users.length * d);
-    this.kernels.gatherRows(d, this.userEmb, users, Q);
-    return this.core.ranker.rank(Q, users.length, this.itemEmb, k, cand, (r, set) => {
+    this.core.kernels.gatherRows(d, this.core.userEmb, users, Q);
+    return this.core.ranker.rank(Q, users.length, this.core.itemEmb, k, cand, (r, set) => {
       if (mask) {
         const u = users[r]!;
         for (let p = mask.indptr[u]!, e = mask.indptr[u + 1]!; p < e; p++) set(mask.indices[p]!);
@@ -287,7 +271,7 @@ export class Recommender {
     if (missingUsers.length) throw new NotFoundError(`unknown user${new Set(missingUsers).size > 1 ? 's' : ''}: ${names(missingUsers)}`, [...new Set(missingUsers)]);
     if (missingItems.length) throw new NotFoundError(`unknown item${new Set(missingItems).size > 1 ? 's' : ''}: ${names(missingItems)}`, [...new Set(missingItems)]);
     // recommend's scores exactly (see Ranker.scorePairs)
-    const out = this.core.ranker.scorePairs(this.userEmb, this.itemEmb, us, is);
+    const out = this.core.ranker.scorePairs(this.core.userEmb, this.core.itemEmb, us, is);
     const res: PairScore[] = new Array(n);
     for (let p = 0; p < n; p++) res[p] = { user: this.users.key(us[p]!), item: this.items.key(is[p]!), score: out[p]! };
     return res;
@@ -311,7 +295,7 @@ export class Recommender {
     const N = this.core.itemNorm();
     const d = this.dim;
     const Q = new Float32Array(idx.length * d);
-    this.kernels.gatherRows(d, N, idx, Q);
+    this.core.kernels.gatherRows(d, N, idx, Q);
     const res = this.core.ranker.rank(Q, idx.length, N, k, cand, (r, set) => {
       set(idx[r]!);
       if (ex) for (let j = 0; j < ex.length; j++) set(ex[j]!);

@@ -12,7 +12,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { fsReason, outputProblem } from '../util/atomic.js';
-import { Rng } from '../util/rng.js';
+import { fillUnitRows, Rng } from '../util/rng.js';
 import { encodeFloat16, npyWriteHeader } from '../data/formats/numpy.js';
 
 // ---------------------------------------------------------------------------
@@ -615,18 +615,7 @@ function normalTable(): Float64Array {
 
 /** K random unit directions of width D. */
 function intentDirections(rng: Rng, K: number, D: number): Float64Array {
-  const dirs = new Float64Array(K * D);
-  for (let k = 0; k < K; k++) {
-    let ss = 0;
-    for (let d = 0; d < D; d++) {
-      const v = rng.normal();
-      dirs[k * D + d] = v;
-      ss += v * v;
-    }
-    const inv = 1 / Math.sqrt(ss);
-    for (let d = 0; d < D; d++) dirs[k * D + d]! *= inv;
-  }
-  return dirs;
+  return fillUnitRows(rng, new Float64Array(K * D), D);
 }
 
 /**

@@ -7,6 +7,8 @@
  * Anything that must outlive the step (parameter gradients, caches such as the EMA teacher's)
  * allocates outside the arena (`persistent()`); parameters' gradient buffers are persistent.
  */
+import { Scoped } from '../util/scoped.js';
+
 const SMALL = 4096;
 
 /**
@@ -58,11 +60,12 @@ export class Arena {
   }
 }
 
-let active: Arena | null = null;
+const active = new Scoped<Arena | null>(null);
 
 /** A zero-filled buffer: from the active arena if there is one. */
 export function alloc(n: number): Float32Array {
-  return active ? active.alloc(n) : new Float32Array(n);
+  const a = active.current;
+  return a ? a.alloc(n) : new Float32Array(n);
 }
 
 /**
@@ -70,7 +73,8 @@ export function alloc(n: number): Float32Array {
  * caller overwrites entirely.
  */
 export function allocUninit(n: number): Float32Array {
-  return active ? active.alloc(n, false) : new Float32Array(n);
+  const a = active.current;
+  return a ? a.alloc(n, false) : new Float32Array(n);
 }
 
 /** An Int32Array with unspecified contents, sharing the arena's storage (e.g. a step's CSR indices). */
@@ -86,23 +90,12 @@ export function allocCopy(src: Float32Array): Float32Array {
   return out;
 }
 
-export function withArena<T>(arena: Arena, fn: () => T): T {
-  const prev = active;
-  active = arena;
-  try {
-    return fn();
-  } finally {
-    active = prev;
-  }
+/** Runs fn with `arena` active (null: none); returns fn's result. */
+export function withArena<T>(arena: Arena | null, fn: () => T): T {
+  return active.with(arena, fn);
 }
 
 /** Runs fn with no arena: its allocations outlive the current step. */
 export function persistent<T>(fn: () => T): T {
-  const prev = active;
-  active = null;
-  try {
-    return fn();
-  } finally {
-    active = prev;
-  }
+  return withArena(null, fn);
 }

@@ -8,6 +8,7 @@
  */
 import { alloc, allocUninit } from './arena.js';
 import { getKernels } from '../kernels/index.js';
+import { Scoped } from '../util/scoped.js';
 
 export class Tensor {
   grad: Float32Array | null = null;
@@ -117,28 +118,16 @@ export class Tape {
   }
 }
 
-let active: Tape | null = null;
+const active = new Scoped<Tape | null>(null);
 
-/** Runs fn with `tape` recording; returns fn's result. */
-export function withTape<T>(tape: Tape, fn: () => T): T {
-  const prev = active;
-  active = tape;
-  try {
-    return fn();
-  } finally {
-    active = prev;
-  }
+/** Runs fn with `tape` recording (null: none); returns fn's result. */
+export function withTape<T>(tape: Tape | null, fn: () => T): T {
+  return active.with(tape, fn);
 }
 
 /** Runs fn with no tape (inference). */
 export function noGrad<T>(fn: () => T): T {
-  const prev = active;
-  active = null;
-  try {
-    return fn();
-  } finally {
-    active = prev;
-  }
+  return withTape(null, fn);
 }
 
 /**
@@ -146,9 +135,10 @@ export function noGrad<T>(fn: () => T): T {
  * `backward`, which runs if any output received one (it reads their .grad itself).
  */
 export function recordMulti(outs: readonly Tensor[], inputs: readonly Tensor[], backward: () => void): void {
-  if (active && inputs.some((t) => t.requiresGrad)) {
+  const tape = active.current;
+  if (tape && inputs.some((t) => t.requiresGrad)) {
     for (const o of outs) o.requiresGrad = true;
-    active.push(() => {
+    tape.push(() => {
       if (outs.some((o) => o.grad)) backward();
     });
   }
@@ -159,9 +149,10 @@ export function recordMulti(outs: readonly Tensor[], inputs: readonly Tensor[], 
  * records `backward` (called with out.grad, which is then guaranteed to exist).
  */
 export function record(out: Tensor, inputs: readonly Tensor[], backward: (g: Float32Array) => void): Tensor {
-  if (active && inputs.some((t) => t.requiresGrad)) {
+  const tape = active.current;
+  if (tape && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    active.push(() => {
+    tape.push(() => {
       if (out.grad) backward(out.grad);
     });
   }

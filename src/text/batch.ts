@@ -5,7 +5,8 @@
  * store. `exportBatch` / `importBatch` are `irllrec profile --export-batch / --import-batch` on a
  * profile run (./profile.ts).
  */
-import { DataError, readFileForData } from '../data/errors.js';
+import { DataError } from '../data/errors.js';
+import { jsonLines } from '../data/jsonl.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { crashPoint } from '../util/fault.js';
 import { chatBody, LlmError, type LlmConfig } from './llm.js';
@@ -41,23 +42,14 @@ export interface BatchResult {
 }
 
 export function readBatchOutput(file: string): BatchResult[] {
-  const text = readFileForData(file).toString('utf8');
   const out: BatchResult[] = [];
-  let no = 0;
-  for (const line of text.split('\n')) {
-    no++;
-    if (line.trim() === '') continue;
-    let o: {
+  for (const { value, line: no } of jsonLines(file)) {
+    const o = value as {
       custom_id?: unknown;
       response?: { status_code?: number; body?: { choices?: { message?: { content?: unknown } }[]; usage?: { prompt_tokens?: number; completion_tokens?: number }; error?: { message?: string } } } | null;
       error?: { message?: string; code?: string } | string | null;
       method?: unknown;
     };
-    try {
-      o = JSON.parse(line);
-    } catch (e) {
-      throw new DataError(file, `not valid JSON (${(e as Error).message})`, { line: no });
-    }
     if (typeof o !== 'object' || o === null || typeof o.custom_id !== 'string') throw new DataError(file, 'expected a batch output object with a string "custom_id"', { line: no, field: 'custom_id' });
     if (o.method !== undefined && o.response === undefined) {
       throw new DataError(file, 'this is a batch *request* line (method/url/body), not an output line: import the file the batch job produced', { line: no });

@@ -30,7 +30,7 @@ import { displayUrl, LlmError, OpenAiClient, type LlmConfig } from './llm.js';
 import { EMBED_CACHE, EMBED_MANIFEST, embeddingTexts, type EmbedKind } from './embed-files.js';
 import { DEFAULT_LOCAL, embedLocal, type LocalEmbedOptions, type LocalTextModel } from './local-embed.js';
 import { writeLocalModels, type LocalKind } from './local-model.js';
-import { packageVersion } from '../util/package.js';
+import { manifestHeader } from '../util/package.js';
 import { PROFILE_FILES, readProfiles } from './profile-files.js';
 import { acquireLock, JsonlStore } from './store.js';
 
@@ -262,10 +262,7 @@ export async function runEmbed(o: EmbedOptions): Promise<EmbedSummary> {
     }
     const prompts = pm.prompts as { hash?: string } | undefined;
     const manifest = {
-      kind: 'irllrec-embeddings',
-      version: 1,
-      irllrec: packageVersion(),
-      created: new Date().toISOString(),
+      ...manifestHeader('irllrec-embeddings', 1),
       provider: o.provider,
       model: s.model,
       width: s.width,

@@ -115,30 +115,31 @@ export function tfidfRow(tokens: readonly string[], index: ReadonlyMap<string, n
 
 /** Y (rows x l) = A X, X is cols x l. */
 export function mulA(a: Csr, X: Float64Array, l: number): Float64Array {
-  const Y = new Float64Array(a.rows * l);
-  for (let r = 0; r < a.rows; r++) {
-    const yo = r * l;
-    for (let p = a.indptr[r]!; p < a.indptr[r + 1]!; p++) {
-      const v = a.values[p]!;
-      const xo = a.indices[p]! * l;
-      for (let c = 0; c < l; c++) Y[yo + c]! += v * X[xo + c]!;
-    }
-  }
-  return Y;
+  return csrTimes(a, X, l, false);
 }
 
 /** Z (cols x l) = A^T Y, Y is rows x l. */
 export function mulAt(a: Csr, Y: Float64Array, l: number): Float64Array {
-  const Z = new Float64Array(a.cols * l);
+  return csrTimes(a, Y, l, true);
+}
+
+/**
+ * A X (X cols x l) or, transposed, A^T X (X rows x l): one pass over A's entries in storage order,
+ * so each output row sums its terms in the same order either way.
+ */
+function csrTimes(a: Csr, X: Float64Array, l: number, transposed: boolean): Float64Array {
+  const out = new Float64Array((transposed ? a.cols : a.rows) * l);
   for (let r = 0; r < a.rows; r++) {
-    const yo = r * l;
+    const ro = r * l;
     for (let p = a.indptr[r]!; p < a.indptr[r + 1]!; p++) {
       const v = a.values[p]!;
-      const zo = a.indices[p]! * l;
-      for (let c = 0; c < l; c++) Z[zo + c]! += v * Y[yo + c]!;
+      const jo = a.indices[p]! * l;
+      const oo = transposed ? jo : ro;
+      const xo = transposed ? ro : jo;
+      for (let c = 0; c < l; c++) out[oo + c]! += v * X[xo + c]!;
     }
   }
-  return Z;
+  return out;
 }
 
 /**

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { DataError } from '../data/errors.js';
 import { readNpy } from '../data/formats/numpy.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { packageVersion } from '../util/package.js';
+import { manifestHeader } from '../util/package.js';
 import { makeLocalModel, type LocalTextModel } from './local-embed.js';
 
 export type LocalKind = 'profile' | 'intent';
@@ -95,7 +95,7 @@ export function writeLocalModels(
       projection: { file: rel, shape, dtype: 'float64', sha256: sha(bytes) },
     };
   }
-  const json = `${JSON.stringify({ kind: LOCAL_MODEL_KIND, version: LOCAL_MODEL_VERSION, irllrec: packageVersion(), created: new Date().toISOString(), options, tokenizer: 'terms() of src/text/tokenize.ts', models })}\n`;
+  const json = `${JSON.stringify({ ...manifestHeader(LOCAL_MODEL_KIND, LOCAL_MODEL_VERSION), options, tokenizer: 'terms() of src/text/tokenize.ts', models })}\n`;
   const mf = join(dir, LOCAL_MODEL_FILES.manifest);
   writeFileAtomic(mf, json);
   files.push(mf);

@@ -19,7 +19,7 @@ import { Progress } from '../util/progress.js';
 import { exportBatch, importBatch } from './batch.js';
 import { displayUrl, LlmError, OpenAiClient, type LlmConfig } from './llm.js';
 import { OFFLINE_MODEL, OfflineContext } from './offline.js';
-import { packageVersion } from '../util/package.js';
+import { manifestHeader } from '../util/package.js';
 import { defaultPromptsDir, loadTemplates, templatesHash, type Templates } from './prompts.js';
 import { fileHash, PROFILE_FILES, STORE_FILE, type ProfileRecord } from './profile-files.js';
 import { readAnswer, schemaHint, TASK_INFO, TASKS, type Answer, type TaskName } from './schema.js';
@@ -315,10 +315,7 @@ export class Run {
     }
     this.finishCounters();
     const manifest = {
-      kind: 'irllrec-profiles',
-      version: 1,
-      irllrec: packageVersion(),
-      created: new Date().toISOString(),
+      ...manifestHeader('irllrec-profiles', 1),
       provider: this.o.provider,
       model: this.model,
       offline: this.o.provider === 'offline',

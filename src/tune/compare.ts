@@ -38,7 +38,7 @@ import { finishRun, startRun } from '../run/write.js';
 import { RUN_FILES } from '../run/layout.js';
 import { sha256File } from '../run/snapshot.js';
 import { CheckpointError, checkpointDir } from '../train/checkpoint.js';
-import { trainAsync, type TrainPhase, type TrainResult } from '../train/trainer.js';
+import { trainAsync, type TrainOptions, type TrainPhase, type TrainResult } from '../train/trainer.js';
 import { outputProblem, writeFileAtomic } from '../util/atomic.js';
 import { firstDifference } from '../util/json-diff.js';
 import { UsageError, UserError } from '../util/errors.js';
@@ -49,8 +49,8 @@ export class CompareError extends UserError {}
 
 export const COMPARE_FILES = { grid: 'grid.json', results: 'results', runs: 'runs', json: 'compare.json', table: 'compare.md' } as const;
 
-export interface CompareOptions {
-  dataset: Dataset;
+/** `dataset` and `epochs` as for the trainer (every run trains on that dataset, for that many epochs when set). */
+export interface CompareOptions extends Pick<TrainOptions, 'dataset' | 'epochs'> {
   /** Where the text vectors are (default: the dataset directory). */
   textDir?: string;
   /** Grid names: models and `-preset` ablations (./ablations.ts). */
@@ -63,8 +63,6 @@ export interface CompareOptions {
   sets?: string[];
   preset?: string;
   mode?: string;
-  /** Train exactly this many epochs (no early stopping) instead of the official protocol. */
-  epochs?: number;
   /** The comparison directory. */
   out: string;
   /** Use a directory holding another grid: keep the results that match this grid, remove the rest. */

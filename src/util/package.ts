@@ -24,3 +24,8 @@ export function packageVersion(): string {
   }
   return cached;
 }
+
+/** The fields every manifest irllrec writes starts with: its kind and version, the writing package's version, when. */
+export function manifestHeader<K extends string, V extends number>(kind: K, version: V): { kind: K; version: V; irllrec: string; created: string } {
+  return { kind, version, irllrec: packageVersion(), created: new Date().toISOString() };
+}

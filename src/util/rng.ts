@@ -169,3 +169,22 @@ export class Rng implements RandomSource {
     return a;
   }
 }
+
+/**
+ * Fills `out` (rows x dim, row-major) with random unit rows: standard normal draws in order, each
+ * row then divided by its L2 norm (arithmetic in the precision of `out`).
+ */
+export function fillUnitRows<A extends Float32Array | Float64Array>(rng: Rng, out: A, dim: number): A {
+  const rows = out.length / dim;
+  for (let r = 0; r < rows; r++) {
+    let ss = 0;
+    for (let c = 0; c < dim; c++) {
+      const v = rng.normal();
+      out[r * dim + c] = v;
+      ss += v * v;
+    }
+    const inv = 1 / Math.sqrt(ss);
+    for (let c = 0; c < dim; c++) out[r * dim + c]! *= inv;
+  }
+  return out;
+}

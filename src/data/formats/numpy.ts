@@ -210,36 +210,18 @@ function elementCount(shape: readonly number[]): number {
   return count;
 }
 
+type ElementReader = (view: DataView, off: number, le: boolean) => number;
+
+/** How one element is read, by kind and then itemsize (every size VALID_SIZES allows). */
+const READERS: Record<NumpyDtypeKind, Record<number, ElementReader>> = {
+  f: { 2: (v, o, le) => float16BitsToNumber(v.getUint16(o, le)), 4: (v, o, le) => v.getFloat32(o, le), 8: (v, o, le) => v.getFloat64(o, le) },
+  b: { 1: (v, o) => (v.getUint8(o) ? 1 : 0) },
+  i: { 1: (v, o) => v.getInt8(o), 2: (v, o, le) => v.getInt16(o, le), 4: (v, o, le) => v.getInt32(o, le), 8: (v, o, le) => Number(v.getBigInt64(o, le)) },
+  u: { 1: (v, o) => v.getUint8(o), 2: (v, o, le) => v.getUint16(o, le), 4: (v, o, le) => v.getUint32(o, le), 8: (v, o, le) => Number(v.getBigUint64(o, le)) },
+};
+
 function readElement(view: DataView, off: number, dt: NumpyDtype): number {
-  const le = dt.littleEndian;
-  switch (dt.kind) {
-    case 'f':
-      return dt.itemsize === 4 ? view.getFloat32(off, le) : dt.itemsize === 8 ? view.getFloat64(off, le) : float16BitsToNumber(view.getUint16(off, le));
-    case 'b':
-      return view.getUint8(off) ? 1 : 0;
-    case 'i':
-      switch (dt.itemsize) {
-        case 1:
-          return view.getInt8(off);
-        case 2:
-          return view.getInt16(off, le);
-        case 4:
-          return view.getInt32(off, le);
-        default:
-          return Number(view.getBigInt64(off, le));
-      }
-    case 'u':
-      switch (dt.itemsize) {
-        case 1:
-          return view.getUint8(off);
-        case 2:
-          return view.getUint16(off, le);
-        case 4:
-          return view.getUint32(off, le);
-        default:
-          return Number(view.getBigUint64(off, le));
-      }
-  }
+  return READERS[dt.kind][dt.itemsize]!(view, off, dt.littleEndian);
 }
 
 /** Copy `bytes` into a fresh, aligned ArrayBuffer. */

@@ -26,7 +26,7 @@ import {
 import { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import type { Backbone, BackboneOutput } from '../backbones/types.js';
-import { defineAlignment, FLAG, INTENT_NUM, onlyKeys, TEMPERATURE, WEIGHT } from '../descriptor.js';
+import { defineAlignment, FLAG, INTENT_NUM, lightgcnFallback, TEMPERATURE, WEIGHT } from '../descriptor.js';
 import type { IntentPrototypes, TextTowers } from '../types.js';
 import { intentVectors } from '../intent-vectors.js';
 import { constRows, pairwiseAlignment, uniqueIndex, userPool, ZERO, type UserPool } from './common.js';
@@ -410,8 +410,8 @@ export const IRLLREC = defineAlignment({
   name: 'irllrec',
   suffix: '_int',
   keys: KEYS,
-  // on another backbone: its values on LightGCN, TA and ITM on as the paper has them
-  defaults: { byBackbone: OFFICIAL, generic: onlyKeys(OFFICIAL.lightgcn, KEYS) },
+  // TA and ITM on as the paper has them
+  defaults: lightgcnFallback(OFFICIAL, KEYS),
   text: ['usrPrf', 'itmPrf', 'usrInt', 'itmInt'],
   create: ({ text, adj, model: m, backbone }) => new IntentAlignment(text, edgeListOf(adj), {
     embeddingSize: m.embedding_size, intentNum: m.intent_num, kdWeight: m.kd_weight, kdTemperature: m.kd_temperature,

@@ -11,7 +11,7 @@ import type { TextMatrix } from '../../data/text-rows.js';
 import type { AlignContext, Alignment, TrainingText } from './types.js';
 import type { Backbone } from '../backbones/types.js';
 import type { TextTowers } from '../types.js';
-import { defineAlignment, onlyKeys, TEMPERATURE, WEIGHT } from '../descriptor.js';
+import { defineAlignment, lightgcnFallback, TEMPERATURE, WEIGHT } from '../descriptor.js';
 import { pairwiseAlignment, towerRows, userPool, ZERO } from './common.js';
 
 export interface ProfileContrastConfig {
@@ -71,8 +71,7 @@ export const RLMREC_CON = defineAlignment({
   name: 'rlmrec-con',
   suffix: '_plus',
   keys: PROFILE_KEYS,
-  // on another backbone: its values on LightGCN
-  defaults: { byBackbone: OFFICIAL, generic: onlyKeys(OFFICIAL.lightgcn, PROFILE_KEYS) },
+  defaults: lightgcnFallback(OFFICIAL, PROFILE_KEYS),
   text: ['usrPrf', 'itmPrf'],
   create: ({ text, model: m }) => new ProfileContrast(text, { kdWeight: m.kd_weight, kdTemperature: m.kd_temperature, embeddingSize: m.embedding_size }),
 });

@@ -13,7 +13,7 @@ import { gatherText, type TextMatrix } from '../../data/text-rows.js';
 import type { AlignContext, Alignment, TrainingText } from './types.js';
 import type { Backbone } from '../backbones/types.js';
 import type { TextTowers } from '../types.js';
-import { defineAlignment, onlyKeys, PROBABILITY, TEMPERATURE, WEIGHT } from '../descriptor.js';
+import { defineAlignment, lightgcnFallback, PROBABILITY, TEMPERATURE, WEIGHT } from '../descriptor.js';
 
 export interface MaskedReconstructionConfig {
   maskRatio: number;
@@ -125,8 +125,7 @@ export const RLMREC_GEN = defineAlignment({
   name: 'rlmrec-gen',
   suffix: '_gene',
   keys: KEYS,
-  // on another backbone: its values on LightGCN
-  defaults: { byBackbone: OFFICIAL, generic: onlyKeys(OFFICIAL.lightgcn, KEYS) },
+  defaults: lightgcnFallback(OFFICIAL, KEYS),
   text: ['usrPrf', 'itmPrf'],
   create: ({ text, model: m, backbone }) => new MaskedReconstruction(text, {
     maskRatio: m.mask_ratio, reconWeight: m.recon_weight, reTemperature: m.re_temperature, embeddingSize: m.embedding_size,

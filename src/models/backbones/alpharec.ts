@@ -32,6 +32,7 @@ import { sampledSoftmaxLoss } from '../../tensor/ops/alpharec-ops.js';
 import { gatherRows, l2NormalizeRows, leakyRelu, linear, propagateSum, scale, type CsrMatrix } from '../../tensor/ops/index.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
+import { GraphBackbone } from './base.js';
 import { makeOutput, type Backbone, type BackboneOutput, type TrainForward } from './types.js';
 
 export interface AlphaRecConfig {
@@ -93,7 +94,7 @@ export function alphaRecInputVectors(adj: NormalizedAdjacency, itmPrf: Tensor): 
   return out;
 }
 
-export class AlphaRecBackbone implements Backbone {
+export class AlphaRecBackbone extends GraphBackbone<AlphaRecConfig> implements Backbone {
   readonly kind: string = 'alpharec';
   readonly rankLossName = 'ssm_loss';
   /** The frozen language vectors of every node (users then items), [n, width]. */
@@ -104,22 +105,15 @@ export class AlphaRecBackbone implements Backbone {
   w2!: Tensor;
   b2!: Tensor;
 
-  constructor(readonly adj: NormalizedAdjacency, readonly cfg: AlphaRecConfig, itmPrf: Tensor) {
+  constructor(adj: NormalizedAdjacency, cfg: AlphaRecConfig, itmPrf: Tensor) {
+    super(adj, cfg);
     this.text = new Tensor(alphaRecInputVectors(adj, itmPrf), [adj.n, itmPrf.cols]);
     this.text.persistent = true;
     this.hidden = alphaRecHidden(itmPrf.cols, cfg.lmModel);
   }
 
-  get dim(): number {
-    return this.cfg.embeddingSize;
-  }
-
   get negativesPerTriple(): number {
     return this.cfg.negNum ?? 1;
-  }
-
-  get layerNum(): number {
-    return this.cfg.layerNum;
   }
 
   /** `mlp.0.weight`, `mlp.0.bias`, `mlp.2.weight`, `mlp.2.bias` (nn.Sequential names, nn.Linear's default init). */

@@ -10,7 +10,7 @@
  */
 import type { NormalizedAdjacency } from '../../data/graph.js';
 import type { PairBatch } from '../../data/sampler.js';
-import { linearBias, linearWeight, xavierUniform } from '../../nn/init.js';
+import { linearBias, linearWeight } from '../../nn/init.js';
 import type { ParamStore } from '../../nn/params.js';
 import {
   addN, concatRows, gatherRows, l2NormalizeRows, mul, scale, spmm, sslConLoss, sumScalars, sumSquares,
@@ -19,6 +19,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import { intentVectors } from '../intent-vectors.js';
 import { CL_KEYS, defineBackbone, FLAG, INTENT_NUM, WEIGHT } from '../descriptor.js';
+import { IntentBackbone } from './base.js';
 import { makeOutput, type Backbone, type BackboneOutput, type TrainForward } from './types.js';
 
 export interface BIGCFConfig {
@@ -34,24 +35,11 @@ export interface BIGCFConfig {
   referenceItmParams?: boolean;
 }
 
-export class BIGCFBackbone implements Backbone {
+export class BIGCFBackbone extends IntentBackbone<BIGCFConfig> implements Backbone {
   readonly kind = 'bigcf';
   readonly rankLossName = 'mf_loss';
   readonly intentAggregatesNext = true;
   readonly intentsFromFinal = true;
-  userEmbeds!: Tensor;
-  itemEmbeds!: Tensor;
-  prototypes!: { user: Tensor; item: Tensor };
-
-  constructor(readonly adj: NormalizedAdjacency, readonly cfg: BIGCFConfig) {}
-
-  get dim(): number {
-    return this.cfg.embeddingSize;
-  }
-
-  get layerNum(): number {
-    return this.cfg.layerNum;
-  }
 
   get stochasticScoring(): boolean {
     return this.cfg.evalNoise;
@@ -59,13 +47,7 @@ export class BIGCFBackbone implements Backbone {
 
   register(params: ParamStore, rng: Rng): void {
     const d = this.cfg.embeddingSize;
-    const K = this.cfg.intentNum;
-    this.userEmbeds = params.add('user_embedding.weight', xavierUniform([this.adj.numUsers, d], rng));
-    this.itemEmbeds = params.add('item_embedding.weight', xavierUniform([this.adj.numItems, d], rng));
-    this.prototypes = {
-      user: params.add('user_intent', xavierUniform([d, K], rng)),
-      item: params.add('item_intent', xavierUniform([d, K], rng)),
-    };
+    this.registerTables(params, rng, 'user_embedding.weight', 'item_embedding.weight');
     if (this.cfg.referenceItmParams) {
       params.add('logit_scale', new Tensor(Float32Array.of(Math.log(1 / 0.07)), []));
       params.add('itm_head.weight', linearWeight(2, d, rng));

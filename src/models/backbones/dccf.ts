@@ -10,7 +10,6 @@
  */
 import { edgeListOf, type NormalizedAdjacency } from '../../data/graph.js';
 import type { PairBatch } from '../../data/sampler.js';
-import { xavierUniform } from '../../nn/init.js';
 import type { ParamStore } from '../../nn/params.js';
 import {
   addN, concatRows, gatherRows, infoNCE, intentEdgeWeights, scale, spmm, spmmValues,
@@ -20,6 +19,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import { intentVectors } from '../intent-vectors.js';
 import { CL_KEYS, defineBackbone, INTENT_NUM } from '../descriptor.js';
+import { IntentBackbone } from './base.js';
 import { makeOutput, type Backbone, type BackboneOutput, type TrainForward } from './types.js';
 
 export interface DCCFConfig {
@@ -43,34 +43,17 @@ export function sortedUnique(a: Int32Array): Int32Array {
   return Int32Array.from(new Set(a)).sort();
 }
 
-export class DCCFBackbone implements Backbone {
+export class DCCFBackbone extends IntentBackbone<DCCFConfig> implements Backbone {
   readonly kind = 'dccf';
-  userEmbeds!: Tensor;
-  itemEmbeds!: Tensor;
-  prototypes!: { user: Tensor; item: Tensor };
   private readonly edges: EdgeList;
 
-  constructor(readonly adj: NormalizedAdjacency, readonly cfg: DCCFConfig) {
+  constructor(adj: NormalizedAdjacency, cfg: DCCFConfig) {
+    super(adj, cfg);
     this.edges = edgeListOf(adj);
   }
 
-  get dim(): number {
-    return this.cfg.embeddingSize;
-  }
-
-  get layerNum(): number {
-    return this.cfg.layerNum;
-  }
-
   register(params: ParamStore, rng: Rng): void {
-    const d = this.cfg.embeddingSize;
-    const K = this.cfg.intentNum;
-    this.userEmbeds = params.add('user_embeds.weight', xavierUniform([this.adj.numUsers, d], rng));
-    this.itemEmbeds = params.add('item_embeds.weight', xavierUniform([this.adj.numItems, d], rng));
-    this.prototypes = {
-      user: params.add('user_intent', xavierUniform([d, K], rng)),
-      item: params.add('item_intent', xavierUniform([d, K], rng)),
-    };
+    this.registerTables(params, rng, 'user_embeds.weight', 'item_embeds.weight');
   }
 
   inputEmbeddings(): Tensor {

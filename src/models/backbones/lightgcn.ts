@@ -11,6 +11,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import type { RandomSource, Rng } from '../../util/rng.js';
 import type { PairBatch } from '../../data/sampler.js';
 import { defineBackbone, everySection, PROBABILITY } from '../descriptor.js';
+import { GraphBackbone } from './base.js';
 import { makeOutput, type Backbone, type BackboneOutput, type TrainForward } from './types.js';
 
 export interface LightGCNConfig {
@@ -19,22 +20,12 @@ export interface LightGCNConfig {
   keepRate: number;
 }
 
-export class LightGCNBackbone implements Backbone {
+export class LightGCNBackbone extends GraphBackbone<LightGCNConfig> implements Backbone {
   readonly kind: string = 'lightgcn';
   userEmbeds!: Tensor;
   itemEmbeds!: Tensor;
   /** Both tables as one contiguous tensor (users then items): the layer-0 input, no copy. */
   private allEmbeds!: Tensor;
-
-  constructor(readonly adj: NormalizedAdjacency, readonly cfg: LightGCNConfig) {}
-
-  get dim(): number {
-    return this.cfg.embeddingSize;
-  }
-
-  get layerNum(): number {
-    return this.cfg.layerNum;
-  }
 
   /**
    * user_embeds and item_embeds are views into one buffer (and so are their gradients), so the
