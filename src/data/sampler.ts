@@ -57,12 +57,14 @@ export class PairSampler {
     const n = user.length;
     const k = this.negCount;
     const numItems = this.train.cols;
-    for (let i = 0; i < n * k; i++) {
-      const u = user[Math.floor(i / k)]!;
-      let j: number;
-      do j = rng.int(numItems);
-      while (csrHas(this.train, u, j));
-      this.negs[i] = j;
+    for (let i = 0; i < n; i++) {
+      const u = user[i]!;
+      for (let q = i * k; q < (i + 1) * k; q++) {
+        let j: number;
+        do j = rng.int(numItems);
+        while (csrHas(this.train, u, j));
+        this.negs[q] = j;
+      }
     }
     for (let i = 0; i < n; i++) this.order[i] = i;
     rng.shuffle(this.order);

@@ -3,7 +3,7 @@
  * embeddings, the L2 term reg_weight * sum ||W||^2 over every parameter (plug-ins' and the
  * momentum teacher's included, as the reference's reg_params does), then each plug-in's terms.
  */
-import type { PairBatch } from '../data/sampler.js';
+import { negCountOf, type PairBatch } from '../data/sampler.js';
 import { ParamStore } from '../nn/params.js';
 import { bprLoss, gatherRows, scale, sumScalars, sumSquares } from '../tensor/ops/index.js';
 import { noGrad, type Tensor } from '../tensor/tensor.js';
@@ -56,8 +56,11 @@ export class ComposedModel implements RecModel, ServableModel {
     });
     // a backbone with its own ranking term (and maybe several negatives per triple) reads the batch itself
     const full = this.backbone.rankTerm ? null : pick(batch);
+    const rank: [string, Tensor] = full
+      ? [this.backbone.rankLossName ?? 'bpr_loss', bprLoss(full.anc, full.pos, full.neg)]
+      : this.backbone.rankTerm!(out, batch);
     const terms: [string, Tensor][] = [
-      this.backbone.rankTerm ? this.backbone.rankTerm(out, batch) : [this.backbone.rankLossName ?? 'bpr_loss', bprLoss(full!.anc, full!.pos, full!.neg)],
+      rank,
       ['reg_loss', regLoss(this.params, this.regWeight)],
       ...fwd.terms,
     ];
@@ -111,7 +114,8 @@ export function sampleBatch(batch: PairBatch, size: number, rnd: RandomSource): 
   const pick = rnd.choice(batch.ancs.length, size).sort();
   const take = (a: Int32Array) => Int32Array.from(pick, (p) => a[p]!);
   // k negatives per triple are stored row-major (negs[p*k .. p*k+k-1]): keep each picked triple's row
-  const k = batch.negs.length / batch.ancs.length;
-  const negs = k === 1 ? take(batch.negs) : Int32Array.from({ length: pick.length * k }, (_, q) => batch.negs[pick[Math.floor(q / k)]! * k + (q % k)]!);
-  return { ancs: take(batch.ancs), poss: take(batch.poss), negs };
+  const k = negCountOf(batch);
+  if (k === 1) return { ancs: take(batch.ancs), poss: take(batch.poss), negs: take(batch.negs) };
+  const negs = Int32Array.from({ length: pick.length * k }, (_, q) => batch.negs[pick[Math.floor(q / k)]! * k + (q % k)]!);
+  return { ancs: take(batch.ancs), poss: take(batch.poss), negs, negCount: k };
 }
