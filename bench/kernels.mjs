@@ -6,28 +6,14 @@
 // Env: BENCH_REPS (timed repetitions of each native measurement, default 9).
 import { performance } from 'node:perf_hooks';
 import { jsKernels, loadNativeKernels, nativeLoadError } from '../dist/kernels/index.js';
+import { mulberry32, randF32 } from '../test/helpers/seeded-random.mjs';
 
 const REPS = Number(process.env.BENCH_REPS ?? 9);
 const filters = process.argv.slice(2);
 const native = loadNativeKernels();
 if (!native) console.error(`native kernels unavailable: ${nativeLoadError()} (only js numbers)`);
 
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const r = rng(42);
-function randF32(n) {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = r() * 2 - 1;
-  return a;
-}
+const r = mulberry32(42);
 
 /**
  * Times fn: one warm-up, then `reps` runs; returns sorted wall seconds, plus (as .cpu) the
@@ -74,7 +60,7 @@ const want = (name) => filters.length === 0 || filters.some((f) => name.includes
 
 function gemmBench(name, tA, tB, M, N, K, jsShape) {
   if (!want(name)) return;
-  const A = randF32(M * K), B = randF32(K * N), C = new Float32Array(M * N);
+  const A = randF32(M * K, r), B = randF32(K * N, r), C = new Float32Array(M * N);
   const lda = tA ? M : K, ldb = tB ? K : N;
   const shape = `${tA ? `(${K}x${M})^T` : `${M}x${K}`} @ ${tB ? `(${N}x${K})^T` : `${K}x${N}`}`;
   if (native) {
@@ -83,7 +69,7 @@ function gemmBench(name, tA, tB, M, N, K, jsShape) {
   }
   // js on a smaller problem with the same transposes (one timed run)
   const [m, n, k] = jsShape;
-  const a = randF32(m * k), b = randF32(k * n), c = new Float32Array(m * n);
+  const a = randF32(m * k, r), b = randF32(k * n, r), c = new Float32Array(m * n);
   const ts = time(() => jsKernels.gemm(tA, tB, m, n, k, 1, a, tA ? m : k, b, tB ? k : n, 0, c, n), 1);
   report(name, `${m}x${n}x${k} (js: smaller shape, M x N x K)`, jsKernels, 2 * m * n * k, ts);
 }
@@ -140,7 +126,7 @@ if (want('spmm')) {
   const G = bipartite(11000, 9332, 120000);
   const nnz = G.indptr[G.rows];
   const d = 32;
-  const X = randF32(G.rows * d), Y = new Float32Array(G.rows * d);
+  const X = randF32(G.rows * d, r), Y = new Float32Array(G.rows * d);
   const shape = `CSR ${G.rows}x${G.rows} nnz=${nnz} @ ${G.rows}x${d}`;
   const flops = 2 * nnz * d;
   for (const k of native ? [native, jsKernels] : [jsKernels]) {
@@ -154,7 +140,7 @@ if (want('spmm')) {
 
 if (want('rows')) {
   const rows = 4096, cols = 20332;
-  const X = randF32(rows * cols), Y = new Float32Array(rows * cols);
+  const X = randF32(rows * cols, r), Y = new Float32Array(rows * cols);
   const k = 20, oi = new Int32Array(rows * k), ov = new Float32Array(rows * k);
   for (const kk of native ? [native, jsKernels] : [jsKernels]) {
     const nr = kk === native ? rows : 256; // js: fewer rows

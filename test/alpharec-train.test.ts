@@ -5,24 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/load.js';
-import { assemble } from '../src/data/dataset.js';
 import { requiredText } from '../src/models/registry.js';
 import { sampleBatch } from '../src/models/composed.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { train } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
+import { twoCommunities } from './helpers/datasets.js';
 
 function world(users = 40, items = 30) {
-  const parts = [0, 1, 2].map(() => ({ user: [] as number[], item: [] as number[] }));
-  for (let u = 0; u < users; u++) {
-    const base = u % 2 ? 0 : items / 2;
-    for (let k = 0; k < 8; k++) {
-      const s = k < 5 ? 0 : k < 6 ? 1 : 2;
-      parts[s]!.user.push(u);
-      parts[s]!.item.push(base + ((u * 3 + k * 7) % (items / 2)));
-    }
-  }
-  const ds = assemble('/tmp/alpharec-train', 'memory', users, items, parts.map((p) => ({ user: Int32Array.from(p.user), item: Int32Array.from(p.item) })), ['a', 'b', 'c']);
+  const ds = twoCommunities('/tmp/alpharec-train', users, items, 8, [5, 6]);
   const rng = new Rng(3);
   // item text that tells the two communities apart (plus noise)
   const itmPrf = new Tensor(Float32Array.from({ length: items * 8 }, (_, j) => (Math.floor(j / 8) < items / 2 ? 1 : -1) * (j % 8 === 0 ? 1 : 0) + 0.3 * rng.normal()), [items, 8]);

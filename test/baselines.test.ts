@@ -15,19 +15,9 @@ import { csrFromPairs, type CsrPattern } from '../src/data/csr.js';
 import { assemble, type Dataset } from '../src/data/dataset.js';
 import { getKernels, jsKernels } from '../src/kernels/index.js';
 import type { Kernels } from '../src/kernels/types.js';
+import { mulberry32 } from './helpers/seeded-random.mjs';
 
 // ---------------------------------------------------------------- helpers
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 type Pairs = [number, number][];
 
@@ -41,7 +31,7 @@ function dataset(users: number, items: number, train: Pairs, valid: Pairs, test:
 
 /** Random binary users x items pattern with a skewed item popularity; every user has >= 1 item. */
 function randomPattern(users: number, items: number, seed: number, maxPerUser = 12): CsrPattern {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const u: number[] = [];
   const it: number[] = [];
   for (let a = 0; a < users; a++) {
@@ -81,7 +71,7 @@ function refInverse(A: number[][]): number[][] {
 
 /** A random SPD matrix G = A^T A + lambda I (n x n, float64 rows). */
 function randomSpd(n: number, seed: number, lambda: number): number[][] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const m = n + 7;
   const A = Array.from({ length: m }, () => Array.from({ length: n }, () => r() - 0.5));
   const G = Array.from({ length: n }, () => new Array<number>(n).fill(0));
@@ -216,7 +206,7 @@ describe('EASE', () => {
   });
 
   it('scores X_u B, picks lambda on the validation split only, and refuses too many items', () => {
-    const r = rng(9);
+    const r = mulberry32(9);
     const train: Pairs = [];
     const valid: Pairs = [];
     const test: Pairs = [];
@@ -375,7 +365,7 @@ describe('MostPop and evaluateBaseline', () => {
 describe('irllrec baselines', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'irllrec-baselines-'));
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-  const r = rng(4);
+  const r = mulberry32(4);
   const lines: Record<'train' | 'valid' | 'test', string[]> = { train: [], valid: [], test: [] };
   for (let u = 0; u < 40; u++) {
     lines.train.push(`${u}\t${u % 25}`);

@@ -11,6 +11,7 @@ import { readNpy, readNpyFloat32, readNumpyPickle, writeNpy } from '../src/data/
 import { parseInteractionsTsv, readInteractionsTsv } from '../src/data/formats/tsv.js';
 import { parseCsv, parseCsvLine } from '../src/data/formats/csv.js';
 import { readMovieLens } from '../src/data/formats/movielens.js';
+import { expectDataError } from './helpers/expect.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = resolve(REPO, '../shared/datasets');
@@ -21,17 +22,6 @@ const ML_DIR = join(REPO, 'data', 'movielens-latest-small');
 
 const tmp = mkdtempSync(join(tmpdir(), 'irllrec-formats-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** Run `fn`, expect a DataError, and return it. */
-function dataError(fn: () => unknown): DataError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    return e as DataError;
-  }
-  throw new Error('expected a DataError, nothing was thrown');
-}
 
 // ---------------------------------------------------------------------------
 
@@ -48,7 +38,7 @@ describe('DataError', () => {
 
   it('reports a missing file', () => {
     const p = join(tmp, 'nope.pkl');
-    const e = dataError(() => readCooPickle(p));
+    const e = expectDataError(() => readCooPickle(p));
     expect(e.message).toBe(`${p}: file not found`);
   });
 });
@@ -108,7 +98,7 @@ describe.skipIf(!HAVE_SHARED)(
       for (const cut of [src.length - 1, Math.floor(src.length / 2), 1000, 100, 12, 1]) {
         const p = join(tmp, `trn_cut_${cut}.pkl`);
         writeFileSync(p, src.subarray(0, cut));
-        const e = dataError(() => readCooPickle(p));
+        const e = expectDataError(() => readCooPickle(p));
         expect(e.file).toBe(p);
         expect(e.message.startsWith(`${p}: `)).toBe(true);
         expect(e.message).toMatch(/truncated/);
@@ -121,7 +111,7 @@ describe.skipIf(!HAVE_SHARED)(
       src[47] = 0xff;
       const p = join(tmp, 'trn_flipped.pkl');
       writeFileSync(p, src);
-      const e = dataError(() => readCooPickle(p));
+      const e = expectDataError(() => readCooPickle(p));
       expect(e.file).toBe(p);
       expect(e.offset).toBe(47);
       expect(e.message).toBe(`${p}: corrupt or unsupported pickle: unknown opcode 0xff at byte offset 47`);
@@ -132,12 +122,12 @@ describe.skipIf(!HAVE_SHARED)(
       src2[44] = 0x94;
       const p2 = join(tmp, 'trn_flipped2.pkl');
       writeFileSync(p2, src2);
-      expect(dataError(() => readCooPickle(p2)).file).toBe(p2);
+      expect(expectDataError(() => readCooPickle(p2)).file).toBe(p2);
     });
 
     it('a TSV file is not a pickle', () => {
       const p = join(SHARED, 'irllrec-amazon-book', 'train.tsv');
-      const e = dataError(() => readCooPickle(p));
+      const e = expectDataError(() => readCooPickle(p));
       expect(e.message).toBe(
         `${p}: not a pickle file (protocol 2-5): expected PROTO opcode 0x80 at byte offset 0, found 0x75`,
       );
@@ -156,15 +146,15 @@ describe('pickle VM', () => {
     const bytes = Uint8Array.from([0x80, 4, ...sbu('os'), ...sbu('system'), 0x93, ...sbu('echo pwned'), 0x85, 0x52, 0x2e]);
     const p = join(tmp, 'evil.pkl');
     writeFileSync(p, bytes);
-    const e = dataError(() => readCooPickle(p));
+    const e = expectDataError(() => readCooPickle(p));
     expect(e.file).toBe(p);
     expect(e.offset).toBe(2 + 4 + 8);
     expect(e.message).toContain('global os.system is not allowed');
     expect(e.message).toContain(`byte offset ${2 + 4 + 8}`);
     // protocol-2 GLOBAL spelling as well
     const g = Uint8Array.from([0x80, 2, 0x63, ...enc('builtins\neval\n'), 0x2e]);
-    expect(dataError(() => loadPickle(g, 'g.pkl')).message).toContain('global builtins.eval is not allowed');
-    expect(dataError(() => readNumpyPickle(p)).message).toContain('os.system');
+    expect(expectDataError(() => loadPickle(g, 'g.pkl')).message).toContain('global builtins.eval is not allowed');
+    expect(expectDataError(() => readNumpyPickle(p)).message).toContain('os.system');
   });
 
   it('decodes plain containers and scalars', () => {
@@ -229,7 +219,7 @@ describe('pickle VM', () => {
 
   it('rejects out-of-range indices and non-COO pickles', () => {
     const p = join(FIX, 'ndarray_f32_numpy2_p4.pkl');
-    expect(dataError(() => readCooPickle(p)).message).toBe(
+    expect(expectDataError(() => readCooPickle(p)).message).toBe(
       `${p}: expected a pickled scipy.sparse.coo_matrix, found numpy._core.multiarray._reconstruct object`,
     );
     // shrink the shape of the small COO fixture: _shape (3, 5) -> (3, 3); col 3 is then out of range
@@ -237,7 +227,7 @@ describe('pickle VM', () => {
     const at = src.indexOf(Buffer.from([0x4b, 3, 0x4b, 5, 0x86]));
     expect(at).toBeGreaterThan(0);
     src[at + 3] = 3;
-    const e = dataError(() => parseCooPickle(src, 'small.pkl'));
+    const e = expectDataError(() => parseCooPickle(src, 'small.pkl'));
     expect(e.message).toBe('small.pkl: coo_matrix col[0] = 3 is out of range [0, 2]');
   });
 
@@ -279,7 +269,7 @@ describe('numpy pickles', () => {
 
   it('a COO pickle is not an ndarray', () => {
     const p = join(FIX, 'coo_coords_i8_f4_scipy2x_p4.pkl');
-    expect(dataError(() => readNumpyPickle(p)).message).toBe(
+    expect(expectDataError(() => readNumpyPickle(p)).message).toBe(
       `${p}: array: expected a pickled numpy.ndarray, found scipy.sparse._coo.coo_matrix object`,
     );
   });
@@ -288,7 +278,7 @@ describe('numpy pickles', () => {
     const src = readFileSync(join(FIX, 'ndarray_f32_numpy2_p4.pkl'));
     const p = join(tmp, 'emb_cut.pkl');
     writeFileSync(p, src.subarray(0, src.length - 20));
-    expect(dataError(() => readNumpyPickle(p)).message).toMatch(/^.*emb_cut\.pkl: truncated pickle/);
+    expect(expectDataError(() => readNumpyPickle(p)).message).toMatch(/^.*emb_cut\.pkl: truncated pickle/);
   });
 
   it('leaves the globals inert', () => {
@@ -325,7 +315,7 @@ describe('.npy', () => {
   it('writeNpy checks the shape and wraps I/O errors', () => {
     expect(() => writeNpy(join(tmp, 'bad.npy'), [2, 2], new Float32Array(3))).toThrow(RangeError);
     const p = join(tmp, 'no-such-dir', 'x.npy');
-    expect(dataError(() => writeNpy(p, [1], new Float32Array(1))).file).toBe(p);
+    expect(expectDataError(() => writeNpy(p, [1], new Float32Array(1))).file).toBe(p);
   });
 
   it('reads numpy-written files of every supported kind', () => {
@@ -359,14 +349,14 @@ describe('.npy', () => {
 
   it('rejects Fortran order, truncation and non-npy files', () => {
     const f = join(FIX, 'f32_fortran.npy');
-    expect(dataError(() => readNpy(f)).message).toMatch(/^.*f32_fortran\.npy: Fortran-ordered \.npy arrays are not supported/);
+    expect(expectDataError(() => readNpy(f)).message).toMatch(/^.*f32_fortran\.npy: Fortran-ordered \.npy arrays are not supported/);
     const cut = join(tmp, 'cut.npy');
     writeFileSync(cut, readFileSync(join(FIX, 'f32_2x3.npy')).subarray(0, 140));
-    expect(dataError(() => readNpy(cut)).message).toBe(
+    expect(expectDataError(() => readNpy(cut)).message).toBe(
       `${cut}: truncated .npy data: 12 bytes, expected 24 for shape (2, 3) <f4`,
     );
     const pkl = join(FIX, 'ndarray_f32_numpy2_p4.pkl');
-    expect(dataError(() => readNpy(pkl)).message).toBe(`${pkl}: not a .npy file (missing \\x93NUMPY magic)`);
+    expect(expectDataError(() => readNpy(pkl)).message).toBe(`${pkl}: not a .npy file (missing \\x93NUMPY magic)`);
   });
 });
 
@@ -385,20 +375,20 @@ describe('interaction TSV', () => {
   it('reports bad ids with file, 1-based line and field', () => {
     const p = join(tmp, 'bad.tsv');
     writeFileSync(p, 'user\titem\n0\t1\n2\t1x\n');
-    const e = dataError(() => readInteractionsTsv(p));
+    const e = expectDataError(() => readInteractionsTsv(p));
     expect(e.message).toBe(`${p}:3: field "item" is not a non-negative integer: "1x"`);
     expect(e.line).toBe(3);
     expect(e.field).toBe('item');
 
-    const neg = dataError(() => parseInteractionsTsv('user\titem\r\n0\t1\r\n-4\t1\r\n', 'n.tsv'));
+    const neg = expectDataError(() => parseInteractionsTsv('user\titem\r\n0\t1\r\n-4\t1\r\n', 'n.tsv'));
     expect(neg.message).toBe('n.tsv:3: field "user" is negative (-4)');
-    expect(dataError(() => parseInteractionsTsv('user\titem\n1\t2\t3\n', 'w.tsv')).message).toBe(
+    expect(expectDataError(() => parseInteractionsTsv('user\titem\n1\t2\t3\n', 'w.tsv')).message).toBe(
       'w.tsv:2: expected 2 tab-separated fields (user, item), found 3',
     );
-    expect(dataError(() => parseInteractionsTsv('u,i\n1,2\n', 'h.tsv')).line).toBe(1);
-    expect(dataError(() => parseInteractionsTsv('1\t2\n\n3\t4\n', 'e.tsv')).message).toBe('e.tsv:2: empty line');
-    expect(dataError(() => parseInteractionsTsv('1\t99999999999\n', 'big.tsv')).field).toBe('item');
-    expect(dataError(() => parseInteractionsTsv('1\t\n', 'x.tsv')).message).toBe('x.tsv:1: expected the header "user<TAB>item" or a "<user><TAB><item>" line, found "1\\t"');
+    expect(expectDataError(() => parseInteractionsTsv('u,i\n1,2\n', 'h.tsv')).line).toBe(1);
+    expect(expectDataError(() => parseInteractionsTsv('1\t2\n\n3\t4\n', 'e.tsv')).message).toBe('e.tsv:2: empty line');
+    expect(expectDataError(() => parseInteractionsTsv('1\t99999999999\n', 'big.tsv')).field).toBe('item');
+    expect(expectDataError(() => parseInteractionsTsv('1\t\n', 'x.tsv')).message).toBe('x.tsv:1: expected the header "user<TAB>item" or a "<user><TAB><item>" line, found "1\\t"');
   });
 });
 
@@ -432,13 +422,13 @@ describe('CSV', () => {
   });
 
   it('reports malformed quoting with file:line', () => {
-    expect(dataError(() => parseCsv('a,b\n1,"open\n2,3\n', 'q.csv')).message).toBe(
+    expect(expectDataError(() => parseCsv('a,b\n1,"open\n2,3\n', 'q.csv')).message).toBe(
       'q.csv:2: unterminated quoted field (starting in column 2)',
     );
-    expect(dataError(() => parseCsv('a\n"x"y\n', 'q.csv')).message).toBe(
+    expect(expectDataError(() => parseCsv('a\n"x"y\n', 'q.csv')).message).toBe(
       'q.csv:2: unexpected character "y" after the closing quote of column 1',
     );
-    expect(dataError(() => parseCsvLine('1,ab"c', 'q.csv', 9)).message).toBe(
+    expect(expectDataError(() => parseCsvLine('1,ab"c', 'q.csv', 9)).message).toBe(
       'q.csv:9: stray double quote in unquoted column 2 (quote the whole field and double inner quotes)',
     );
   });
@@ -476,21 +466,21 @@ describe('MovieLens', () => {
     for (const f of ['movies.csv', 'tags.csv']) copyFileSync(join(ML_DIR, f), join(dir, f));
     const ratings = join(dir, 'ratings.csv');
     writeFileSync(ratings, 'userId,movieId,rating,timestamp\r\n1,1,4.0,964982703\r\n1,3,four,964981247\r\n');
-    const e = dataError(() => readMovieLens(dir));
+    const e = expectDataError(() => readMovieLens(dir));
     expect(e.message).toBe(`${ratings}:3: field "rating" is not a number: "four"`);
     expect(e.field).toBe('rating');
 
     writeFileSync(ratings, 'userId,movieId,rating,timestamp\n1,1,4.0\n');
-    expect(dataError(() => readMovieLens(dir)).message).toBe(
+    expect(expectDataError(() => readMovieLens(dir)).message).toBe(
       `${ratings}:2: expected 4 comma-separated fields (userId,movieId,rating,timestamp), found 3`,
     );
     writeFileSync(ratings, 'user,item\n');
-    expect(dataError(() => readMovieLens(dir)).line).toBe(1);
+    expect(expectDataError(() => readMovieLens(dir)).line).toBe(1);
 
     writeFileSync(ratings, 'userId,movieId,rating,timestamp\n1,1,4.0,964982703\n');
     const movies = join(dir, 'movies.csv');
     writeFileSync(movies, 'movieId,title,genres\n1,"Toy Story (1995),Comedy\n');
-    expect(dataError(() => readMovieLens(dir)).message).toBe(
+    expect(expectDataError(() => readMovieLens(dir)).message).toBe(
       `${movies}:2: unterminated quoted field (starting in column 2)`,
     );
   });

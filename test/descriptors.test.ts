@@ -22,6 +22,7 @@ import { Recommender } from '../src/serve/recommender.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { train } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
+import { withQuietStderr } from './helpers/datasets.js';
 import { TOY } from './helpers/toy-backbone.js';
 
 const U = 40;
@@ -64,13 +65,7 @@ function inMemory() {
 
 async function trainRun(data: string, model: string, sets: string[]): Promise<string> {
   const out = join(tmp, model);
-  const write = process.stderr.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    await trainCommand({ data, model, out, epochs: '2', set: ['train.batch_size=64', ...sets] });
-  } finally {
-    process.stderr.write = write;
-  }
+  await withQuietStderr(() => trainCommand({ data, model, out, epochs: '2', set: ['train.batch_size=64', ...sets] }));
   return out;
 }
 

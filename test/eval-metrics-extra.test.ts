@@ -5,7 +5,6 @@
 import { describe, expect, it } from 'vitest';
 import { jsKernels } from '../src/kernels/index.js';
 import {
-  type CsrPattern,
   type MetricName,
   type MetricResult,
   type UserMetricValues,
@@ -23,38 +22,8 @@ import {
   parseMetricKey,
   userMetrics,
 } from '../src/eval/index.js';
-
-function csrFromPairs(pairs: [number, number][], rows: number): CsrPattern {
-  const counts = new Int32Array(rows);
-  for (const [u] of pairs) counts[u]++;
-  const indptr = new Int32Array(rows + 1);
-  for (let u = 0; u < rows; u++) indptr[u + 1] = indptr[u] + counts[u];
-  const fill = indptr.slice(0, rows);
-  const indices = new Int32Array(pairs.length);
-  const sorted = pairs.slice().sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  for (const [u, i] of sorted) indices[fill[u]++] = i;
-  return { indptr, indices };
-}
-
-function expectClose(a: number[] | undefined, b: number[], tol: number, what: string): void {
-  expect(a, what).toBeDefined();
-  expect(a!.length, what).toBe(b.length);
-  for (let i = 0; i < b.length; i++) {
-    expect(Math.abs(a![i] - b[i]), `${what}[${i}]: ${a![i]} vs ${b[i]}`).toBeLessThanOrEqual(tol);
-  }
-}
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { expectCloseValues, patternFromPairs } from './helpers/metrics.js';
+import { mulberry32 } from './helpers/seeded-random.mjs';
 
 /** evaluateFullRanking over an explicit score matrix (numUsers x numItems). */
 function evalScores(
@@ -66,7 +35,7 @@ function evalScores(
   const perUser = new Map<number, { topk: number[]; v: UserMetricValues }>();
   const result = evaluateFullRanking({
     kernels: jsKernels, numUsers: nu, numItems: ni, ks,
-    trainMask: csrFromPairs(opts.mask ?? [], nu), groundTruth: csrFromPairs(gtPairs, nu),
+    trainMask: patternFromPairs(opts.mask ?? [], nu), groundTruth: patternFromPairs(gtPairs, nu),
     metrics: opts.metrics ?? METRIC_NAMES, batchSize: opts.batchSize,
     scoreBlock: (users, out) => users.forEach((u, r) => out.set(flat.subarray(u * ni, (u + 1) * ni), r * ni)),
     onUser: (u, topk, v) => {
@@ -88,23 +57,23 @@ describe('hit, mrr, map, rrsum per user', () => {
     // First hit at rank 2: 1/2 from k = 2 on.
     expect(v.mrr).toEqual([0, 0.5, 0.5, 0.5]);
     // precision@2 = 1/2, precision@4 = 2/4; divided by min(k, 4) = 1, 2, 4, 4.
-    expectClose(v.map, [0, 0.5 / 2, (0.5 + 0.5) / 4, (0.5 + 0.5) / 4], 1e-15, 'map');
+    expectCloseValues(v.map, [0, 0.5 / 2, (0.5 + 0.5) / 4, (0.5 + 0.5) / 4], 1e-15, 'map');
     // Every hit: 1/2 + 1/4.
-    expectClose(v.rrsum, [0, 0.5, 0.75, 0.75], 1e-15, 'rrsum');
-    expectClose(v.precision, [0, 0.5, 0.5, 2 / 6], 1e-15, 'precision');
+    expectCloseValues(v.rrsum, [0, 0.5, 0.75, 0.75], 1e-15, 'rrsum');
+    expectCloseValues(v.precision, [0, 0.5, 0.5, 2 / 6], 1e-15, 'precision');
   });
 
   it('map divides by min(k, |gt|) when |gt| < k', () => {
     // gt {5, 7} (|gt| = 2), hits at 0-based ranks 0 and 2.
     const v = userMetrics([5, 0, 7, 1, 2], [5, 7], [1, 3, 5]);
     // k = 1: 1 / min(1, 2); k = 3, 5: (1/1 + 2/3) / 2 (not / k: that would give 1/3 at k = 5).
-    expectClose(v.map, [1, 5 / 6, 5 / 6], 1e-15, 'map');
+    expectCloseValues(v.map, [1, 5 / 6, 5 / 6], 1e-15, 'map');
     expect(v.hit).toEqual([1, 1, 1]);
     expect(v.mrr).toEqual([1, 1, 1]);
-    expectClose(v.rrsum, [1, 1 + 1 / 3, 1 + 1 / 3], 1e-15, 'rrsum');
-    expectClose(v.recall, [0.5, 1, 1], 0, 'recall');
+    expectCloseValues(v.rrsum, [1, 1 + 1 / 3, 1 + 1 / 3], 1e-15, 'rrsum');
+    expectCloseValues(v.recall, [0.5, 1, 1], 0, 'recall');
     // Every relevant item on top: AP = 1.
-    expectClose(userMetrics([7, 5, 0, 1], [5, 7], [2, 4]).map, [1, 1], 0, 'perfect map');
+    expectCloseValues(userMetrics([7, 5, 0, 1], [5, 7], [2, 4]).map, [1, 1], 0, 'perfect map');
   });
 
   it('no hits: every metric is 0', () => {
@@ -115,8 +84,8 @@ describe('hit, mrr, map, rrsum per user', () => {
   it('mrr is at most 1 where rrsum (the official "mrr") exceeds it', () => {
     const v = userMetrics([1, 2, 3, 4], [1, 2, 3, 4], [4]);
     expect(v.mrr).toEqual([1]);
-    expectClose(v.rrsum, [1 + 1 / 2 + 1 / 3 + 1 / 4], 1e-15, 'rrsum');
-    expectClose(v.map, [1], 0, 'map');
+    expectCloseValues(v.rrsum, [1 + 1 / 2 + 1 / 3 + 1 / 4], 1e-15, 'rrsum');
+    expectCloseValues(v.map, [1], 0, 'map');
   });
 
   it('only the hit positions matter, not which irrelevant items fill the other ranks', () => {
@@ -149,11 +118,11 @@ describe('hit, mrr, map, rrsum per user', () => {
     expect([...perUser.keys()]).toEqual([0, 1]);
     expect(perUser.get(1)!.topk).toEqual([1, 3, 0, 2]);
     expect(perUser.get(1)!.v.mrr).toEqual([0, 0.5]);
-    expectClose(perUser.get(1)!.v.map, [0, (0.5 + 2 / 3) / 2], 1e-15, 'user 1 map');
-    expectClose(perUser.get(1)!.v.rrsum, [0, 0.5 + 1 / 3], 1e-15, 'user 1 rrsum');
+    expectCloseValues(perUser.get(1)!.v.map, [0, (0.5 + 2 / 3) / 2], 1e-15, 'user 1 map');
+    expectCloseValues(perUser.get(1)!.v.rrsum, [0, 0.5 + 1 / 3], 1e-15, 'user 1 rrsum');
     expect(result.hit).toEqual([0.5, 1]);
     expect(result.mrr).toEqual([0.5, 0.75]);
-    expectClose(result.map!, [0.5, (1 + (0.5 + 2 / 3) / 2) / 2], 1e-15, 'map');
+    expectCloseValues(result.map!, [0.5, (1 + (0.5 + 2 / 3) / 2) / 2], 1e-15, 'map');
   });
 });
 
@@ -169,7 +138,7 @@ describe('coverage and gini', () => {
 
     const one = new ItemExposure([1], 5);
     for (let u = 0; u < 3; u++) one.add([2]);
-    expectClose(one.gini(), [4 / 5], 1e-15, 'gini');
+    expectCloseValues(one.gini(), [4 / 5], 1e-15, 'gini');
     expect(one.coverage()).toEqual([1 / 5]);
   });
 
@@ -180,7 +149,7 @@ describe('coverage and gini', () => {
     e.add([0, 1]);
     e.add([0, 2]);
     // k = 1: counts (2, 0, 0, 0) -> 2 * 3 / (4 * 2) = 0.75 = (n - 1) / n.
-    expectClose(e.gini(), [0.75, 0.375], 1e-15, 'gini');
+    expectCloseValues(e.gini(), [0.75, 0.375], 1e-15, 'gini');
     expect(e.coverage()).toEqual([1 / 4, 3 / 4]);
     expect(Array.from(e.countsAt(1))).toEqual([2, 1, 1, 0]);
   });
@@ -202,14 +171,14 @@ describe('coverage and gini', () => {
     // k = 1: counts (2, 1, 0, 0, 0) sorted (0, 0, 0, 1, 2), weights (-4, -2, 0, 2, 4): 2 + 8 = 10,
     //        gini = 10 / (3 * 1) / 5 = 2/3.
     // k = 2: counts (2, 2, 2, 0, 0) sorted (0, 0, 2, 2, 2): 0 + 4 + 8 = 12, gini = 12 / (3 * 2) / 5 = 0.4.
-    expectClose(result.gini!, [2 / 3, 0.4], 1e-15, 'gini');
+    expectCloseValues(result.gini!, [2 / 3, 0.4], 1e-15, 'gini');
     expect(Object.keys(flattenMetrics(result))).toEqual(
       REPORT_METRICS.flatMap((m) => [`${m}@1`, `${m}@2`]),
     );
   });
 
   it('does not depend on the batch size', () => {
-    const r = rng(4242);
+    const r = mulberry32(4242);
     const nu = 37;
     const ni = 23;
     // Coarse scores: many ties.
@@ -252,7 +221,7 @@ describe('coverage and gini', () => {
     const res = viaRanking.result();
     expect(res.mrr).toEqual([0, 0.25]);
     expect(res.coverage).toEqual([1 / 4, 3 / 4]);
-    expectClose(res.gini!, [0.75, 0.375], 1e-15, 'gini');
+    expectCloseValues(res.gini!, [0.75, 0.375], 1e-15, 'gini');
     expect(() => viaRanking.addRanking([0, 4], [1])).toThrow(/outside/);
     // Without aggregates, addHits alone is enough.
     const plain = new MetricAccumulator([1], ['hit']);

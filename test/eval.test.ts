@@ -17,6 +17,8 @@ import {
   userMetrics,
 } from '../src/eval/index.js';
 import { fixturesDir } from './shared.js';
+import { expectCloseValues, patternFromPairs } from './helpers/metrics.js';
+import { mulberry32 } from './helpers/seeded-random.mjs';
 
 const fixturePath = resolve(fixturesDir, 'metrics.json');
 const haveFixture = existsSync(fixturePath);
@@ -38,32 +40,8 @@ function copyValues(v: UserMetricValues): Record<PerUserMetricName, number[]> {
 
 // ---------------------------------------------------------------- helpers
 
-function csrFromPairs(pairs: [number, number][], rows: number): CsrPattern {
-  const counts = new Int32Array(rows);
-  for (const [u] of pairs) counts[u]++;
-  const indptr = new Int32Array(rows + 1);
-  for (let u = 0; u < rows; u++) indptr[u + 1] = indptr[u] + counts[u];
-  const fill = indptr.slice(0, rows);
-  const indices = new Int32Array(pairs.length);
-  const sorted = pairs.slice().sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  for (const [u, i] of sorted) indices[fill[u]++] = i;
-  return { indptr, indices };
-}
-
 function rowOf(m: CsrPattern, u: number): number[] {
   return Array.from(m.indices.subarray(m.indptr[u], m.indptr[u + 1]));
-}
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomPattern(r: () => number, rows: number, cols: number, p: number, exclude?: CsrPattern): CsrPattern {
@@ -72,7 +50,7 @@ function randomPattern(r: () => number, rows: number, cols: number, p: number, e
     const ex = exclude ? new Set(rowOf(exclude, u)) : new Set<number>();
     for (let i = 0; i < cols; i++) if (!ex.has(i) && r() < p) pairs.push([u, i]);
   }
-  return csrFromPairs(pairs, rows);
+  return patternFromPairs(pairs, rows);
 }
 
 /** Naive reference: full sort of every user's masked scores, metrics from the definitions. */
@@ -134,14 +112,6 @@ function naiveEvaluate(
   return { result, users: n, perUser };
 }
 
-function expectClose(a: number[] | undefined, b: number[], tol: number, what: string): void {
-  expect(a, what).toBeDefined();
-  expect(a!.length, what).toBe(b.length);
-  for (let i = 0; i < b.length; i++) {
-    expect(Math.abs(a![i] - b[i]), `${what}[${i}]: ${a![i]} vs ${b[i]}`).toBeLessThanOrEqual(tol);
-  }
-}
-
 /** Full score matrix with the same float32 rounding as any correct gemm (exact dyadic data). */
 function dotScores(U: Float32Array, V: Float32Array, nu: number, ni: number, d: number): Float32Array {
   const s = new Float32Array(nu * ni);
@@ -190,8 +160,8 @@ describe.skipIf(!haveFixture)('official metrics.json fixture', () => {
       kernels,
       numUsers: nu,
       numItems: ni,
-      trainMask: csrFromPairs(fx.train_pairs, nu),
-      groundTruth: csrFromPairs(fx.test_pairs, nu),
+      trainMask: patternFromPairs(fx.train_pairs, nu),
+      groundTruth: patternFromPairs(fx.test_pairs, nu),
       ks: fx.k,
       metrics: ALL,
       batchSize,
@@ -213,13 +183,13 @@ describe.skipIf(!haveFixture)('official metrics.json fixture', () => {
         expect(result.ks).toEqual(fx.k);
         expect(result.metrics).toEqual(ALL);
         expect(Object.keys(fx.result).sort()).toEqual(Object.keys(FIXTURE_NAMES).sort());
-        for (const [fm, m] of Object.entries(FIXTURE_NAMES)) expectClose(result[m], fx.result[fm], tol, `result.${m} (official ${fm})`);
+        for (const [fm, m] of Object.entries(FIXTURE_NAMES)) expectCloseValues(result[m], fx.result[fm], tol, `result.${m} (official ${fm})`);
         expect([...perUser.keys()]).toEqual(fx.test_users);
         for (const pu of fx.per_user) {
           const got = perUser.get(pu.user);
           expect(got, `user ${pu.user}`).toBeDefined();
           expect(got!.topk).toEqual(pu.topk);
-          for (const [fm, m] of Object.entries(FIXTURE_NAMES)) expectClose(got!.v[m], pu[fm], tol, `user ${pu.user} ${m} (official ${fm})`);
+          for (const [fm, m] of Object.entries(FIXTURE_NAMES)) expectCloseValues(got!.v[m], pu[fm], tol, `user ${pu.user} ${m} (official ${fm})`);
           // The first-hit metrics, recomputed from the fixture's own top-k and ground truth.
           fx.k.forEach((k, ki) => {
             const first = pu.topk.slice(0, k).findIndex((it) => pu.ground_truth.includes(it));
@@ -232,7 +202,7 @@ describe.skipIf(!haveFixture)('official metrics.json fixture', () => {
   }
 
   it('user 6 has no ground truth and is not evaluated', () => {
-    const gt = csrFromPairs(fx.test_pairs, fx.user_num);
+    const gt = patternFromPairs(fx.test_pairs, fx.user_num);
     expect(Array.from(evaluatedUsers(gt, fx.user_num))).toEqual(fx.test_users);
     expect(fx.test_users).not.toContain(6);
     const { perUser } = run(jsKernels, 2);
@@ -250,7 +220,7 @@ describe.skipIf(!haveFixture)('official metrics.json fixture', () => {
       numItems: ni,
       users,
       k: 5,
-      mask: csrFromPairs(fx.train_pairs, fx.user_num),
+      mask: patternFromPairs(fx.train_pairs, fx.user_num),
       batchSize: 4,
       outScores,
       scoreBlock: (us, out) => us.forEach((u, r) => out.set(scores.subarray(u * ni, (u + 1) * ni), r * ni)),
@@ -279,12 +249,12 @@ describe('per-user metric definitions', () => {
     // 30 GT items, the top 20 all hits.
     const gt = Array.from({ length: 30 }, (_, i) => i);
     v = userMetrics(gt.slice(0, 20), gt, [5, 10, 20]);
-    expectClose(v.recall, [5 / 30, 10 / 30, 20 / 30], 1e-15, 'recall');
-    expectClose(v.ndcg, [1, 1, 1], 1e-15, 'ndcg');
-    expectClose(v.precision, [1, 1, 1], 0, 'precision');
+    expectCloseValues(v.recall, [5 / 30, 10 / 30, 20 / 30], 1e-15, 'recall');
+    expectCloseValues(v.ndcg, [1, 1, 1], 1e-15, 'ndcg');
+    expectCloseValues(v.precision, [1, 1, 1], 0, 'precision');
     // rrsum (the official "mrr") counts every hit: 1 + 1/2 + ... + 1/5 at k = 5; mrr only the first.
-    expectClose(v.rrsum.slice(0, 1), [1 + 1 / 2 + 1 / 3 + 1 / 4 + 1 / 5], 1e-15, 'rrsum');
-    expectClose(v.mrr, [1, 1, 1], 0, 'mrr');
+    expectCloseValues(v.rrsum.slice(0, 1), [1 + 1 / 2 + 1 / 3 + 1 / 4 + 1 / 5], 1e-15, 'rrsum');
+    expectCloseValues(v.mrr, [1, 1, 1], 0, 'mrr');
   });
 
   it('flattens results', () => {
@@ -297,7 +267,7 @@ describe('per-user metric definitions', () => {
     const scores = Float32Array.from([1, 2, 3, 4]);
     const r = evaluateFullRanking({
       kernels: jsKernels, numUsers: 1, numItems: 4,
-      trainMask: csrFromPairs([], 1), groundTruth: csrFromPairs([[0, 3]], 1), ks: [1],
+      trainMask: patternFromPairs([], 1), groundTruth: patternFromPairs([[0, 3]], 1), ks: [1],
       scoreBlock: (_u, out) => out.set(scores),
     });
     expect(r.metrics).toEqual(['recall', 'ndcg']);
@@ -309,13 +279,13 @@ describe('per-user metric definitions', () => {
   it('rejects bad input', () => {
     const base = {
       kernels: jsKernels, numUsers: 1, numItems: 4,
-      trainMask: csrFromPairs([], 1), groundTruth: csrFromPairs([[0, 3]], 1),
+      trainMask: patternFromPairs([], 1), groundTruth: patternFromPairs([[0, 3]], 1),
       scoreBlock: (_u: Int32Array, out: Float32Array) => out.fill(0),
     };
     expect(() => evaluateFullRanking({ ...base, ks: [5] })).toThrow(/numItems/);
     expect(() => evaluateFullRanking({ ...base, ks: [0] })).toThrow(/invalid k/);
     expect(() => evaluateFullRanking({ ...base, ks: [1], metrics: ['hr' as MetricName] })).toThrow(/unknown metric/);
-    expect(() => evaluateFullRanking({ ...base, ks: [1], groundTruth: csrFromPairs([[0, 4]], 1) })).toThrow(/outside/);
+    expect(() => evaluateFullRanking({ ...base, ks: [1], groundTruth: patternFromPairs([[0, 4]], 1) })).toThrow(/outside/);
     const { scoreBlock: _s, ...noScorer } = base;
     expect(() => evaluateFullRanking({ ...noScorer, ks: [1] })).toThrow(/required/);
   });
@@ -326,7 +296,7 @@ describe('per-user metric definitions', () => {
 describe('brute force vs naive full sort', () => {
   for (const [kname, kernels] of kernelList) {
     it(`random dyadic embeddings, ties, masks (${kname} kernels)`, () => {
-      const r = rng(12345);
+      const r = mulberry32(12345);
       const nu = 57;
       const ni = 43;
       const d = 6;
@@ -352,12 +322,12 @@ describe('brute force vs naive full sort', () => {
             seen.push(u);
             const p = ref.perUser.get(u)!;
             expect(Array.from(topk)).toEqual(p.topk);
-            for (const m of PER_USER) expectClose(v[m], p.v[m], 1e-12, `user ${u} ${m}`);
+            for (const m of PER_USER) expectCloseValues(v[m], p.v[m], 1e-12, `user ${u} ${m}`);
           },
         });
         expect(seen).toEqual([...ref.perUser.keys()]);
         expect(res.users).toBe(ref.users);
-        for (const m of ALL) expectClose(res[m], ref.result[m], 1e-12, `${m} (batch ${bs})`);
+        for (const m of ALL) expectCloseValues(res[m], ref.result[m], 1e-12, `${m} (batch ${bs})`);
         results.push(res);
       }
       // Batch size does not change the result at all.
@@ -376,7 +346,7 @@ describe('brute force vs naive full sort', () => {
     });
 
     it(`random continuous scores via scoreBlock, heavy masking (${kname} kernels)`, () => {
-      const r = rng(777);
+      const r = mulberry32(777);
       const nu = 40;
       const ni = 30;
       const scores = Float32Array.from({ length: nu * ni }, () => r() * 4 - 2);
@@ -395,12 +365,12 @@ describe('brute force vs naive full sort', () => {
       expect(Math.max(...calls)).toBeLessThanOrEqual(6);
       expect(calls.reduce((a, b) => a + b, 0)).toBe(ref.users);
       expect(res.users).toBe(ref.users);
-      for (const m of ALL) expectClose(res[m], ref.result[m], 1e-12, m);
+      for (const m of ALL) expectCloseValues(res[m], ref.result[m], 1e-12, m);
     });
   }
 
   it('a user with no ground truth does not change the result', () => {
-    const r = rng(99);
+    const r = mulberry32(99);
     const ni = 25;
     const d = 4;
     const U = Float32Array.from({ length: 5 * d }, () => r() - 0.5);
@@ -408,7 +378,7 @@ describe('brute force vs naive full sort', () => {
     const gtPairs: [number, number][] = [[0, 1], [0, 7], [1, 3], [3, 0], [3, 4], [3, 9], [4, 2]];
     const maskPairs: [number, number][] = [[0, 2], [2, 5], [3, 1]];
     const common = { kernels: jsKernels, userEmb: U, itemEmb: V, dim: d, numItems: ni, ks: [1, 5], metrics: ALL };
-    const with5 = evaluateFullRanking({ ...common, numUsers: 5, trainMask: csrFromPairs(maskPairs, 5), groundTruth: csrFromPairs(gtPairs, 5) });
+    const with5 = evaluateFullRanking({ ...common, numUsers: 5, trainMask: patternFromPairs(maskPairs, 5), groundTruth: patternFromPairs(gtPairs, 5) });
     expect(with5.users).toBe(4); // user 2 has none
     // Same data without user 2: remap users 3, 4 -> 2, 3.
     const remap = (u: number) => (u > 2 ? u - 1 : u);
@@ -417,8 +387,8 @@ describe('brute force vs naive full sort', () => {
     keep.forEach((u, i) => U4.set(U.subarray(u * d, (u + 1) * d), i * d));
     const without = evaluateFullRanking({
       ...common, userEmb: U4, numUsers: 4,
-      trainMask: csrFromPairs(maskPairs.filter(([u]) => u !== 2).map(([u, i]) => [remap(u), i]), 4),
-      groundTruth: csrFromPairs(gtPairs.map(([u, i]) => [remap(u), i]), 4),
+      trainMask: patternFromPairs(maskPairs.filter(([u]) => u !== 2).map(([u, i]) => [remap(u), i]), 4),
+      groundTruth: patternFromPairs(gtPairs.map(([u, i]) => [remap(u), i]), 4),
     });
     expect(without).toEqual(with5);
   });

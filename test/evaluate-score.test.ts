@@ -14,33 +14,20 @@ import { InvalidArgumentError, NotFoundError } from '../src/serve/errors.js';
 import { Recommender } from '../src/serve/recommender.js';
 import { openRun } from '../src/serve/run.js';
 import { repoRoot } from './shared.js';
+import { splitsDataset, withQuietStderr } from './helpers/datasets.js';
 
 const U = 48;
 const I = 30;
 
 function dataset(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'irllrec-evalscore-'));
-  const lines: Record<string, string[]> = { train: [], valid: [], test: [] };
-  for (let u = 0; u < U; u++) {
-    for (let k = 0; k < 8; k++) {
-      const item = (u * 5 + k * 7 + (u % 3)) % I;
-      lines[k < 5 ? 'train' : k < 6 ? 'valid' : 'test']!.push(`${u}\t${item}`);
-    }
-  }
-  for (const s of ['train', 'valid', 'test']) writeFileSync(join(dir, `${s}.tsv`), `user\titem\n${[...new Set(lines[s])].join('\n')}\n`);
+  const dir = splitsDataset('irllrec-evalscore-', { users: U, perUser: 8, splitAt: [5, 6], item: (u, k) => (u * 5 + k * 7 + (u % 3)) % I });
   writeFileSync(join(dir, 'users.tsv'), `id\tkey\n${Array.from({ length: U }, (_, u) => `${u}\tU${u}`).join('\n')}\n`);
   writeFileSync(join(dir, 'items.tsv'), `id\tkey\ttitle\n${Array.from({ length: I }, (_, i) => `${i}\tI,${i}\tItem ${i}`).join('\n')}\n`);
   return dir;
 }
 
 async function train(data: string, model: string, out: string, sets: string[]): Promise<string> {
-  const write = process.stderr.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    await trainCommand({ data, model, out, set: ['train.batch_size=64', 'train.test_step=1', 'train.patience=2', 'train.epoch=4', 'test.batch_size=16', ...sets] });
-  } finally {
-    process.stderr.write = write;
-  }
+  await withQuietStderr(() => trainCommand({ data, model, out, set: ['train.batch_size=64', 'train.test_step=1', 'train.patience=2', 'train.epoch=4', 'test.batch_size=16', ...sets] }));
   return out;
 }
 

@@ -4,25 +4,9 @@ import { jsKernels as js } from '../src/kernels/js.js';
 import { loadNativeKernels, nativeLoadError, nativeAddonPath, type NativeKernels } from '../src/kernels/native.js';
 import { getKernels, setKernels } from '../src/kernels/index.js';
 import type { Kernels } from '../src/kernels/types.js';
+import { mulberry32, randF32 } from './helpers/seeded-random.mjs';
 
 // ------------------------------------------------------------------------------------ helpers
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randF32(n: number, r: () => number, lo = -1, hi = 1): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
-  return a;
-}
 
 /** A view of n elements at an odd offset inside a larger buffer filled with sentinels. */
 function view(src: Float32Array, offset = 3, pad = 5): Float32Array {
@@ -180,7 +164,7 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
   });
 
   describe('gemm', () => {
-    const r = rng(1);
+    const r = mulberry32(1);
     const shapes: Array<[number, number, number]> = [
       [0, 5, 3], [5, 0, 3], [4, 5, 0], [1, 1, 1], [17, 33, 131], [33, 17, 16], [131, 65, 47],
       [29, 47, 300], [3, 700, 20], [150, 130, 260],
@@ -244,7 +228,7 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
   });
 
   describe('sparse', () => {
-    const r = rng(2);
+    const r = mulberry32(2);
     const cases: Array<[number, number, number, number]> = [
       [0, 5, 0, 4], [1, 1, 1, 1], [37, 29, 3, 5], [37, 29, 4, 16], [60, 50, 5, 33], [40, 70, 3, 71], [3000, 2500, 10, 32],
       [5000, 4000, 10, 32], // spmmT: 2 source parts
@@ -297,14 +281,14 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
       expect(() => n.spmm(2, 2, new Int32Array([0, 1]), bad, vals, new Float32Array(6), 0, new Float32Array(4))).toThrow(/indptr/);
       expect(() => n.spmm(2, 2, indptr, new Int32Array([0, -1]), vals, new Float32Array(6), 0, new Float32Array(4))).toThrow(RangeError);
       // big enough to take the bucketed (threaded) spmmT path
-      const S = randCsr(3000, 100, 10, rng(9));
+      const S = randCsr(3000, 100, 10, mulberry32(9));
       S.indices[S.indices.length - 1] = 100;
       expect(() => n.spmmT(3000, 100, 32, S.indptr, S.indices, S.values, new Float32Array(3000 * 32), 0, new Float32Array(100 * 32))).toThrow(RangeError);
     });
   });
 
   describe('row-wise', () => {
-    const r = rng(3);
+    const r = mulberry32(3);
     const shapes: Array<[number, number]> = [[0, 7], [1, 1], [5, 17], [33, 131], [7, 16], [300, 1000]];
     for (const [rows, cols] of shapes) {
       it(`softmax / logSumExp / l2Normalize / rowDot ${rows}x${cols}`, () => {
@@ -362,7 +346,7 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
         [3, 5, 0, new Float32Array(15)],
         [0, 5, 2, new Float32Array(0)],
       ];
-      const rr = rng(4);
+      const rr = mulberry32(4);
       // long rows with many ties (quantised values) and a few NaNs
       for (const [rows, cols, k] of [[7, 20332, 20], [5, 1000, 1000], [9, 100, 1], [4, 300, 37]] as const) {
         const X = new Float32Array(rows * cols);
@@ -384,7 +368,7 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
   });
 
   describe('gather / scatter', () => {
-    const r = rng(5);
+    const r = mulberry32(5);
     for (const [srcRows, cols, count] of [[10, 1, 0], [10, 3, 7], [50, 17, 200], [3000, 32, 20000]] as const) {
       it(`gatherRows / scatterAddRows ${srcRows} rows x ${cols}, ${count} indices (duplicates)`, () => {
         const src = randF32(srcRows * cols, r);
@@ -418,7 +402,7 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
   });
 
   describe('vector ops', () => {
-    const r = rng(6);
+    const r = mulberry32(6);
     for (const len of [0, 1, 17, 1000, 200003]) {
       it(`axpy / axpby / mul / sum / sumSquares / dot / adam, n=${len}`, () => {
         const x = randF32(len, r), y0 = randF32(len, r);
@@ -470,7 +454,7 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
 
   describe('training-step kernels', () => {
     it('spmm with a bias and a running sum (the fused propagation) equals the reference', () => {
-      const r = rng(12);
+      const r = mulberry32(12);
       for (const [rows, n] of [[0, 32], [1, 1], [50, 17], [2000, 32], [300, 70]] as const) {
         const indptr = new Int32Array(rows + 1);
         const idx: number[] = [];
@@ -498,7 +482,7 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
     });
 
     it('sddmm equals the reference (empty rows, odd widths, beta 0 and 1) and checks indices', () => {
-      const r = rng(14);
+      const r = mulberry32(14);
       for (const [rows, ycount, d] of [[0, 3, 4], [1, 1, 1], [9, 13, 7], [500, 400, 32], [60, 70, 33]] as const) {
         const indptr = new Int32Array(rows + 1);
         const idx: number[] = [];
@@ -523,7 +507,7 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
     });
 
     it('rowAxpby equals the reference (beta null and given, X aliasing Y, odd widths)', () => {
-      const r = rng(13);
+      const r = mulberry32(13);
       for (const [rows, cols] of [[0, 5], [1, 1], [7, 17], [300, 1536], [3, 100003]] as const) {
         const X = randF32(rows * cols, r), Y0 = randF32(rows * cols, r), al = randF32(rows, r), be = randF32(rows, r);
         for (const withBeta of [false, true]) {
@@ -545,7 +529,7 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
     });
 
     it('keepMaskXoshiro: the flags and the advanced state equal the reference, any n', () => {
-      const r = rng(9);
+      const r = mulberry32(9);
       for (const len of [0, 1, 17, 240929]) {
         const st0 = Int32Array.from({ length: 4 }, () => (r() * 4294967296) | 0);
         for (const thr of [0, 3355443, 1 << 24]) {
@@ -566,7 +550,7 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
     });
 
     it('compactDroppedEdges: S and S^T equal the reference (empty rows, all dropped, none dropped)', () => {
-      const r = rng(10);
+      const r = mulberry32(10);
       for (const [rows, density] of [[0, 0], [1, 1], [7, 0.5], [300, 0.05]] as const) {
         // a symmetric pattern, CSR, plus a random permutation standing for the storage order
         const dense: number[][] = Array.from({ length: rows }, () => []);
@@ -606,7 +590,7 @@ describe.skipIf(!nat)(`native kernels vs js${skipReason}`, () => {
     });
 
     it('bprForward / bprBackward equal the reference (B = 0, d not a multiple of 16, null targets)', () => {
-      const r = rng(11);
+      const r = mulberry32(11);
       for (const [B, d] of [[0, 32], [1, 1], [5, 17], [4096, 32], [1000, 33]] as const) {
         const A = randF32(B * d, r), P = randF32(B * d, r), N = randF32(B * d, r);
         A[0] = B > 0 ? 30 : 0; // a large margin takes the softplus threshold branch

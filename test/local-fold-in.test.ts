@@ -4,7 +4,7 @@
  * the vector `embed` wrote for that text, from the dataset and from a copied run whose dataset is
  * gone. Datasets embedded before the fit was saved keep the approximate fold-in, with a log line.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -19,9 +19,8 @@ import { applyLocalModel, embedLocal } from '../src/text/local-embed.js';
 import { LOCAL_MODEL_FILES, readLocalModels } from '../src/text/local-model.js';
 import { runProfile } from '../src/text/profile.js';
 import { readProfiles } from '../src/text/profile-files.js';
-import { repoRoot } from './shared.js';
+import { withQuietStderr, writeMovieLensSubset } from './helpers/datasets.js';
 
-const bundled = join(repoRoot, 'data', 'movielens-latest-small');
 
 let base: string;
 let ds: string;
@@ -41,24 +40,14 @@ function row(file: string, r: number): Float32Array {
 }
 
 async function quietTrain(data: string, out: string): Promise<string> {
-  const write = process.stderr.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    await trainCommand({ data, model: 'lightgcn_int', out, epochs: '2', set: ['train.batch_size=256', 'model.intent_num=4'] });
-  } finally {
-    process.stderr.write = write;
-  }
+  await withQuietStderr(() => trainCommand({ data, model: 'lightgcn_int', out, epochs: '2', set: ['train.batch_size=256', 'model.intent_num=4'] }));
   return out;
 }
 
 beforeAll(async () => {
   base = mkdtempSync(join(tmpdir(), 'irllrec-foldin-'));
   // MovieLens subset: the first 25 users of the bundled ratings, all movies and tags
-  const ml = join(base, 'ml');
-  mkdirSync(ml);
-  const ratings = readFileSync(join(bundled, 'ratings.csv'), 'utf8').split(/\r?\n/);
-  writeFileSync(join(ml, 'ratings.csv'), `${ratings.filter((l, k) => k === 0 || (l && Number(l.split(',')[0]) <= 25)).join('\n')}\n`);
-  for (const f of ['movies.csv', 'tags.csv']) writeFileSync(join(ml, f), readFileSync(join(bundled, f)));
+  const ml = writeMovieLensSubset(join(base, 'ml'), 25);
   ds = join(base, 'ds');
   await ingest({ format: 'movielens', dir: ml, out: ds });
   await runProfile({ dir: ds, provider: 'offline' });

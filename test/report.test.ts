@@ -11,40 +11,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trainCommand } from '../src/cli/train.js';
-import { writeNpy } from '../src/data/formats/numpy.js';
 import { reportBaselineNames, reportCommand } from '../src/cli/serve-commands.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { groupRuns, renderReport, reportBaselines, writeReport, type ReportRun } from '../src/report/report.js';
 import { repoRoot } from './shared.js';
+import { splitsDataset, withQuietStderr, writeTextVectors } from './helpers/datasets.js';
 
 const CHROMIUM = process.env.IRLLREC_CHROMIUM ?? '/usr/bin/chromium';
 const artifacts = process.env.IRLLREC_TEST_ARTIFACTS ?? join(repoRoot, 'runs', 'test-artifacts');
 
 function dataset(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'irllrec-report-'));
-  const lines: Record<string, string[]> = { train: [], valid: [], test: [] };
-  for (let u = 0; u < 60; u++) {
-    for (let k = 0; k < 9; k++) {
-      const item = (u * 7 + k * 3 + (u % 4)) % 40;
-      lines[k < 6 ? 'train' : k < 7 ? 'valid' : 'test']!.push(`${u}\t${item}`);
-    }
-  }
-  for (const s of ['train', 'valid', 'test']) writeFileSync(join(dir, `${s}.tsv`), `user\titem\n${[...new Set(lines[s])].join('\n')}\n`);
+  const dir = splitsDataset('irllrec-report-', { perUser: 9, splitAt: [6, 7], item: (u, k) => (u * 7 + k * 3 + (u % 4)) % 40 });
   writeFileSync(join(dir, 'items.tsv'), `id\tkey\ttitle\n${Array.from({ length: 40 }, (_, i) => `${i}\tm${i}\t<Film> ${i} & "friends"`).join('\n')}\n`);
-  for (const [name, rows, w] of [['usr_prf', 60, 8], ['itm_prf', 40, 8], ['usr_int', 60, 8], ['itm_int', 40, 8]] as const) {
-    writeNpy(join(dir, `${name}.npy`), [rows, w], Float32Array.from({ length: rows * w }, (_, i) => Math.sin(i * 0.37 + w)));
-  }
+  writeTextVectors(dir, { users: 60, items: 40, profileDim: 8, intentDim: 8, value: (i, w) => Math.sin(i * 0.37 + w) });
   return dir;
 }
 
 async function train(data: string, model: string, out: string, extra: string[]): Promise<void> {
-  const write = process.stderr.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    await trainCommand({ data, model, out, set: ['train.batch_size=64', 'train.test_step=1', 'train.patience=2', 'train.epoch=8', ...extra] });
-  } finally {
-    process.stderr.write = write;
-  }
+  await withQuietStderr(() => trainCommand({ data, model, out, set: ['train.batch_size=64', 'train.test_step=1', 'train.patience=2', 'train.epoch=8', ...extra] }));
 }
 
 let html: string;
@@ -106,14 +90,10 @@ describe('report', () => {
     expect(reportBaselineNames('itemknn, mostpop')).toEqual(['itemknn', 'mostpop']);
     expect(() => reportBaselineNames('itemknn,slim')).toThrow(/unknown baseline "slim"/);
     const run = join(base, 'lightgcn');
-    const stderr = process.stderr.write;
-    process.stderr.write = (() => true) as typeof process.stderr.write;
-    try {
+    await withQuietStderr(async () => {
       await reportCommand({ run: [run], out: join(base, 'none.html'), examples: '0', baselines: false });
       await reportCommand({ run: [run], out: join(base, 'two.html'), examples: '0', baselines: 'mostpop,itemknn' });
-    } finally {
-      process.stderr.write = stderr;
-    }
+    });
     const none = readFileSync(join(base, 'none.html'), 'utf8');
     expect(rows(none, 'baseline')).toEqual([]);
     expect(none).not.toContain('Item-kNN');

@@ -4,12 +4,13 @@
  * metrics as an uninterrupted run.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/util/safetensors.js';
 import { repoRoot } from './shared.js';
+import { splitsDataset, writeTextVectors } from './helpers/datasets.js';
 
 const cli = join(repoRoot, 'dist', 'cli', 'main.js');
 
@@ -18,25 +19,11 @@ function run(args: string[], env: Record<string, string> = {}) {
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
-function dataset(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'irllrec-resume-'));
-  const lines: Record<string, string[]> = { train: [], valid: [], test: [] };
-  for (let u = 0; u < 60; u++) {
-    for (let k = 0; k < 8; k++) {
-      const item = (u * 11 + k * 5 + (u % 3)) % 40;
-      lines[k < 5 ? 'train' : k < 7 ? 'valid' : 'test']!.push(`${u}\t${item}`);
-    }
-  }
-  for (const s of ['train', 'valid', 'test']) writeFileSync(join(dir, `${s}.tsv`), `user\titem\n${[...new Set(lines[s])].join('\n')}\n`);
-  // text vectors so the IRLLRec path (teacher, noise draws, RNG spare normals) is covered too
-  return dir;
-}
+const dataset = (): string => splitsDataset('irllrec-resume-');
 
-async function withText(dir: string): Promise<string> {
-  const { writeNpy } = await import('../src/data/formats/numpy.js');
-  for (const [name, rows, w] of [['usr_prf', 60, 10], ['itm_prf', 40, 10], ['usr_int', 60, 14], ['itm_int', 40, 14]] as const) {
-    writeNpy(join(dir, `${name}.npy`), [rows, w], Float32Array.from({ length: rows * w }, (_, i) => Math.cos(i * 0.13 + w)));
-  }
+/** dir plus text vectors, so the IRLLRec path (teacher, noise draws, RNG spare normals) is covered too. */
+function withText(dir: string): string {
+  writeTextVectors(dir, { users: 60, items: 40, profileDim: 10, intentDim: 14, value: (i, w) => Math.cos(i * 0.13 + w) });
   return dir;
 }
 
@@ -48,7 +35,7 @@ describe('resume', () => {
     ['lightgcn_int (teacher, noise), fixed epochs', 'lightgcn_int', ['--epochs', '6', '--set', 'model.intent_num=4', '--set', 'model.kd_int_weight_2=0.1', '--set', 'model.kd_int_weight_3=0.1']],
   ] as const) {
     it(`${label}: killed after epoch 2, resumed, same result as uninterrupted`, async () => {
-      const data = await withText(dataset());
+      const data = withText(dataset());
       const base = mkdtempSync(join(tmpdir(), 'irllrec-runs-'));
       const args = ['train', '--data', data, '--model', model, ...common, ...extra];
       const full = run([...args, '--out', join(base, 'full')]);

@@ -27,6 +27,8 @@ import { parseInteractionsTsv } from '../src/data/formats/tsv.js';
 import { isUserFacing, UserError } from '../src/util/errors.js';
 import { checkAlloc, memoryBudget, parseByteSize } from '../src/util/limits.js';
 import { repoRoot } from './shared.js';
+import { expectDataError } from './helpers/expect.js';
+import { pool } from './helpers/pool.js';
 
 const cli = join(repoRoot, 'dist', 'cli', 'main.js');
 const FIX = join(repoRoot, 'test', 'fixtures', 'formats');
@@ -132,18 +134,6 @@ function runCli(args: string[], env: Record<string, string> = {}): Promise<Resul
       resolveRun({ code, stdout, stderr, rssKb });
     });
   });
-}
-
-async function pool<T>(jobs: (() => Promise<T>)[], width: number): Promise<T[]> {
-  const out: T[] = new Array(jobs.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < jobs.length) {
-      const i = next++;
-      out[i] = await jobs[i]!();
-    }
-  }));
-  return out;
 }
 
 interface Case {
@@ -273,16 +263,6 @@ describe('duplicated rows are trained on once, and counted as trained on', () =>
 // ---------------------------------------------------------------------------------------------
 // in-process: readers
 
-function dataError(fn: () => unknown): DataError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    return e as DataError;
-  }
-  throw new Error('expected a DataError, nothing was thrown');
-}
-
 describe('pickle VM: floods and amplification are refused early, never a crash', () => {
   const floods: [string, number, number[]][] = [
     ['EMPTY_LIST', 0x5d, []], ['EMPTY_DICT', 0x7d, []], ['EMPTY_TUPLE', 0x29, []], ['MARK', 0x28, []],
@@ -290,7 +270,7 @@ describe('pickle VM: floods and amplification are refused early, never a crash',
   ];
   for (const [name, op, prefix] of floods) {
     it(`${name} x 2.5M`, () => {
-      const e = dataError(() => loadPickle(flood(op, (5 << 20) / 2, prefix), 'f.pkl'));
+      const e = expectDataError(() => loadPickle(flood(op, (5 << 20) / 2, prefix), 'f.pkl'));
       expect(e.message).toMatch(/^f\.pkl: (corrupt or unsupported pickle|truncated pickle)/);
     });
   }
@@ -301,7 +281,7 @@ describe('pickle VM: floods and amplification are refused early, never a crash',
     const b = Buffer.alloc(n + 8, 0x85);
     b.set([0x80, 4, 0x7d, 0x4e], 0);
     b.set([0x4e, 0x73, 0x2e], n + 5);
-    const e = dataError(() => loadPickle(b, 'deep.pkl'));
+    const e = expectDataError(() => loadPickle(b, 'deep.pkl'));
     expect(e.message).toMatch(/deep\.pkl: corrupt or unsupported pickle: the opcodes build more than/);
     const small = Buffer.from([0x80, 4, 0x7d, 0x4e, ...new Array(20000).fill(0x85), 0x4e, 0x73, 0x2e]);
     expect(loadPickle(small, 'ok.pkl')).toMatchObject({ kind: 'dict' });
@@ -315,7 +295,7 @@ describe('pickle VM: floods and amplification are refused early, never a crash',
     const body: number[] = [0x80, 4, ...payload];
     for (let i = 0; i < 20000; i++) body.push(...call);
     body.push(0x4e, 0x2e);
-    const e = dataError(() => loadPickle(Buffer.from(body), 'amp.pkl'));
+    const e = expectDataError(() => loadPickle(Buffer.from(body), 'amp.pkl'));
     expect(e.message).toMatch(/out of proportion to the \d+-byte file/);
   });
 
@@ -325,7 +305,7 @@ describe('pickle VM: floods and amplification are refused early, never a crash',
     b.set([0x80, 4, 0x8b], 0);
     b.writeInt32LE(len, 3);
     b[len + 7] = 0x2e;
-    expect(dataError(() => loadPickle(b, 'long.pkl')).message).toMatch(/LONG4 integer of 4194304 bytes/);
+    expect(expectDataError(() => loadPickle(b, 'long.pkl')).message).toMatch(/LONG4 integer of 4194304 bytes/);
   });
 });
 
@@ -333,19 +313,19 @@ describe('.npy and TSV readers', () => {
   it('.npy header nesting: 60,000 levels refused by depth, a real header still reads', () => {
     const p = join(fresh('npy'), 'deep.npy');
     writeFileSync(p, npy(deepShapeHeader(60000), Buffer.alloc(0)));
-    expect(dataError(() => readNpy(p)).message).toMatch(/deep\.npy: bad \.npy header: nested deeper than 32 levels/);
+    expect(expectDataError(() => readNpy(p)).message).toMatch(/deep\.npy: bad \.npy header: nested deeper than 32 levels/);
     expect(readNpy(join(FIX, 'f32_2x3.npy')).shape).toEqual([2, 3]);
   });
 
   it('.npy: a __proto__ key in the header is an ordinary key', () => {
     const p = join(fresh('npy'), 'proto.npy');
     writeFileSync(p, npy(`{'__proto__': {'descr': '<f4', 'fortran_order': False, 'shape': (1,)}, }`, Buffer.alloc(4)));
-    expect(dataError(() => readNpy(p)).message).toMatch(/unsupported \.npy dtype undefined/);
+    expect(expectDataError(() => readNpy(p)).message).toMatch(/unsupported \.npy dtype undefined/);
     expect(({} as Record<string, unknown>)['descr']).toBeUndefined();
   });
 
   it('TSV ids: far beyond the data refused with file:line, sparse-but-sane ids accepted', () => {
-    expect(dataError(() => parseInteractionsTsv('0\t0\n5\t2147483646\n', 'x.tsv', { maxId: 1000 })).message)
+    expect(expectDataError(() => parseInteractionsTsv('0\t0\n5\t2147483646\n', 'x.tsv', { maxId: 1000 })).message)
       .toBe('x.tsv:2: field "item" = 2147483646 is far beyond the data (at most 1000)');
     // 500000 users for 3 interactions is within the 2^20 floor of the rule
     const d = fresh('sparse');

@@ -14,6 +14,7 @@ import { checkOutDir } from '../src/ingest/write.js';
 import { reportPath } from '../src/report/report.js';
 import { outputProblem } from '../src/util/atomic.js';
 import { repoRoot } from './shared.js';
+import { withQuietStderr } from './helpers/datasets.js';
 
 const cli = join(repoRoot, 'dist', 'cli', 'main.js');
 
@@ -76,13 +77,7 @@ async function tinyRun(): Promise<string> {
   }
   for (const s of ['train', 'valid', 'test']) writeFileSync(join(data, `${s}.tsv`), `user\titem\n${lines[s]!.join('\n')}\n`);
   const out = join(mkdtempSync(join(tmpdir(), 'irllrec-run-')), 'run');
-  const write = process.stderr.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    await trainCommand({ data, model: 'lightgcn', out, epochs: '1', set: ['train.batch_size=16'] });
-  } finally {
-    process.stderr.write = write;
-  }
+  await withQuietStderr(() => trainCommand({ data, model: 'lightgcn', out, epochs: '1', set: ['train.batch_size=16'] }));
   return out;
 }
 

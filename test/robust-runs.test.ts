@@ -23,6 +23,8 @@ import { CheckpointError } from '../src/train/checkpoint.js';
 import { train } from '../src/train/trainer.js';
 import { readSafetensors } from '../src/util/safetensors.js';
 import { repoRoot } from './shared.js';
+import { splitsDataset } from './helpers/datasets.js';
+import { pool } from './helpers/pool.js';
 
 const cli = join(repoRoot, 'dist', 'cli', 'main.js');
 
@@ -39,31 +41,7 @@ function run(args: string[], env: Record<string, string> = {}): Promise<Result> 
   });
 }
 
-/** Runs the jobs `width` at a time (two cores: keep the wall time down without oversubscribing). */
-async function pool<T>(jobs: (() => Promise<T>)[], width = 3): Promise<T[]> {
-  const out: T[] = new Array(jobs.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < jobs.length) {
-      const i = next++;
-      out[i] = await jobs[i]!();
-    }
-  }));
-  return out;
-}
-
-function dataset(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'irllrec-robust-data-'));
-  const lines: Record<string, string[]> = { train: [], valid: [], test: [] };
-  for (let u = 0; u < 60; u++) {
-    for (let k = 0; k < 8; k++) {
-      const item = (u * 11 + k * 5 + (u % 3)) % 40;
-      lines[k < 5 ? 'train' : k < 7 ? 'valid' : 'test']!.push(`${u}\t${item}`);
-    }
-  }
-  for (const s of ['train', 'valid', 'test']) writeFileSync(join(dir, `${s}.tsv`), `user\titem\n${[...new Set(lines[s])].join('\n')}\n`);
-  return dir;
-}
+const dataset = (): string => splitsDataset('irllrec-robust-data-');
 
 /** Every path under dir with the SHA-256 of its content (directories as such). */
 function tree(dir: string): Record<string, string> {

@@ -7,13 +7,11 @@
  * truncated copy.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trainCommand } from '../src/cli/train.js';
-import { writeNpy } from '../src/data/formats/numpy.js';
 import { RUN_DATA_FILES, type RunDataManifest } from '../src/run/layout.js';
 import { RunError } from '../src/serve/errors.js';
 import { exportRun } from '../src/serve/export.js';
@@ -21,6 +19,7 @@ import { Recommender } from '../src/serve/recommender.js';
 import { openRun } from '../src/serve/run.js';
 import { writeReport } from '../src/report/report.js';
 import { repoRoot } from './shared.js';
+import { splitsDataset, withQuietStderr, writeOfflineProfiles, writeTextVectors } from './helpers/datasets.js';
 
 const U = 50;
 const I = 36;
@@ -28,21 +27,10 @@ const GENRES = ['Action', 'Comedy', 'Drama', 'Horror', 'Animation'];
 
 /** An ingested-style dataset: splits, id maps with titles, profiles, text vectors, embed.json (local). */
 function makeDataset(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'irllrec-portable-data-'));
-  const lines: Record<string, string[]> = { train: [], valid: [], test: [] };
-  for (let u = 0; u < U; u++) {
-    for (let k = 0; k < 8; k++) {
-      const item = (u * 7 + k * 5 + (u % 4)) % I;
-      lines[k < 5 ? 'train' : k < 7 ? 'valid' : 'test']!.push(`${u}\t${item}`);
-    }
-  }
-  for (const s of ['train', 'valid', 'test']) writeFileSync(join(dir, `${s}.tsv`), `user\titem\n${[...new Set(lines[s])].join('\n')}\n`);
+  const dir = splitsDataset('irllrec-portable-data-', { users: U, item: (u, k) => (u * 7 + k * 5 + (u % 4)) % I });
   writeFileSync(join(dir, 'users.tsv'), `id\tkey\n${Array.from({ length: U }, (_, u) => `${u}\tuser-${u}`).join('\n')}\n`);
   writeFileSync(join(dir, 'items.tsv'), `id\tkey\ttitle\n${Array.from({ length: I }, (_, i) => `${i}\tm${i}\tFilm ${i} (${GENRES[i % 5]})`).join('\n')}\n`);
-  for (const [name, rows, w] of [['usr_prf', U, 10], ['itm_prf', I, 10], ['usr_int', U, 12], ['itm_int', I, 12]] as const) {
-    writeNpy(join(dir, `${name}.npy`), [rows, w], Float32Array.from({ length: rows * w }, (_, i) => Math.cos(i * 0.11 + w) + 0.1 * Math.sin(i * 1.7)));
-  }
-  mkdirSync(join(dir, 'text'));
+  writeTextVectors(dir, { users: U, items: I, profileDim: 10, intentDim: 12, value: (i, w) => Math.cos(i * 0.11 + w) + 0.1 * Math.sin(i * 1.7) });
   const src = { provider: 'offline', model: 'test', offline: true };
   const users = Array.from({ length: U }, (_, u) => JSON.stringify({
     id: u, key: `user-${u}`,
@@ -56,13 +44,7 @@ function makeDataset(): string {
     intent: { key_attributes: [GENRES[i % 5]!], attracts: [`${GENRES[i % 5]} fans`], does_not_suit: [`${GENRES[(i + 2) % 5]} fans`], intent: `attracts ${GENRES[i % 5]} fans` },
     source: src,
   }));
-  const files: Record<string, string> = {};
-  for (const [f, body] of [['text/users.jsonl', users], ['text/items.jsonl', items]] as const) {
-    const text = `${body.join('\n')}\n`;
-    writeFileSync(join(dir, f), text);
-    files[f] = createHash('sha256').update(text).digest('hex');
-  }
-  writeFileSync(join(dir, 'text', 'profile.json'), JSON.stringify({ provider: 'offline', model: 'test', offline: true, files }));
+  writeOfflineProfiles(dir, users, items);
   writeFileSync(join(dir, 'embed.json'), JSON.stringify({ provider: 'local', model: 'tfidf-svd-10', width: 10, local: { dim: 10, seed: 1, max_features: 30000, max_df_ratio: 0.9, iterations: 3 } }));
   // files serving never reads: they must not be copied
   mkdirSync(join(dir, 'corpus'));
@@ -71,13 +53,7 @@ function makeDataset(): string {
 }
 
 async function train(data: string, model: string, out: string, sets: string[] = [], epochs = '3'): Promise<string> {
-  const write = process.stderr.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    await trainCommand({ data, model, out, epochs, set: ['train.batch_size=64', ...(model.endsWith('_int') ? ['model.intent_num=4'] : []), ...sets] });
-  } finally {
-    process.stderr.write = write;
-  }
+  await withQuietStderr(() => trainCommand({ data, model, out, epochs, set: ['train.batch_size=64', ...(model.endsWith('_int') ? ['model.intent_num=4'] : []), ...sets] }));
   return out;
 }
 

@@ -11,7 +11,6 @@ import { describe, expect, it } from 'vitest';
 import { decodeFloat16, encodeFloat16, writeNpy } from '../src/data/formats/numpy.js';
 import { denseText, HalfRows, loadTrainingText } from '../src/data/text-rows.js';
 import { resolveConfig } from '../src/config/load.js';
-import { assemble } from '../src/data/dataset.js';
 import { buildNormalizedAdjacency } from '../src/data/graph.js';
 import { PairSampler } from '../src/data/sampler.js';
 import { pairwiseAlignment, towerRows, userPool } from '../src/models/alignment/common.js';
@@ -25,18 +24,10 @@ import { gatherRows, infoNCE, scale, sumScalars } from '../src/tensor/ops/index.
 import { noGrad, Tensor, Tape, withTape } from '../src/tensor/tensor.js';
 import { effectiveBatchSize, evaluateSplit, sampleSplitUsers, train } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
+import { twoCommunities } from './helpers/datasets.js';
 
 function world(users = 60, items = 40) {
-  const parts = [0, 1, 2].map(() => ({ user: [] as number[], item: [] as number[] }));
-  for (let u = 0; u < users; u++) {
-    const base = u % 2 ? 0 : items / 2;
-    for (let k = 0; k < 10; k++) {
-      const s = k < 6 ? 0 : k < 8 ? 1 : 2;
-      parts[s]!.user.push(u);
-      parts[s]!.item.push(base + ((u * 3 + k * 7) % (items / 2)));
-    }
-  }
-  const ds = assemble('/tmp/scalable', 'memory', users, items, parts.map((p) => ({ user: Int32Array.from(p.user), item: Int32Array.from(p.item) })), ['a', 'b', 'c']);
+  const ds = twoCommunities('/tmp/scalable', users, items, 10, [6, 8]);
   const rng = new Rng(5);
   const mk = (rows: number, w: number) => new Tensor(Float32Array.from({ length: rows * w }, () => rng.normal()), [rows, w]);
   return { ds, text: { usrPrf: mk(users, 12), itmPrf: mk(items, 12), usrInt: mk(users, 16), itmInt: mk(items, 16) } };

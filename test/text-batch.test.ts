@@ -3,24 +3,21 @@
  * vllm run-batch would), imported; then stage 2 (user profiles quote item profiles); the result
  * equals a live run's. Bad lines are errors naming file and line.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataError } from '../src/data/errors.js';
-import { ingest } from '../src/ingest/index.js';
 import { readBatchOutput } from '../src/text/batch.js';
 import type { LlmConfig } from '../src/text/llm.js';
 import { runProfile } from '../src/text/profile.js';
-import { repoRoot } from './shared.js';
+import { miniRecboleBase } from './helpers/datasets.js';
 import { mockBatchOutput, runCli, startLlmServer, type LlmServer } from './helpers/llm-server.js';
 
 let server: LlmServer;
 let base: string;
 beforeAll(async () => {
   server = await startLlmServer();
-  base = mkdtempSync(join(tmpdir(), 'irllrec-batch-'));
-  await ingest({ format: 'recbole', dir: join(repoRoot, 'test', 'fixtures', 'text', 'recbole', 'mini'), out: join(base, 'ds'), minRating: 3 });
+  base = await miniRecboleBase('irllrec-batch-');
 });
 afterAll(() => server.close());
 

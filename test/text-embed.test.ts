@@ -3,8 +3,7 @@
  * the OpenAI-compatible path against the loopback server (faults, cache, kill and resume), and the
  * file layout `irllrec train` reads.
  */
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNpyFloat32 } from '../src/data/formats/numpy.js';
@@ -14,15 +13,14 @@ import { runEmbed } from '../src/text/embed.js';
 import { embedLocal, symmetricEigen, tfidf } from '../src/text/local-embed.js';
 import { runProfile } from '../src/text/profile.js';
 import { Rng } from '../src/util/rng.js';
-import { repoRoot } from './shared.js';
+import { miniRecbole, miniRecboleBase } from './helpers/datasets.js';
 import { mockEmbedding, runCli, startLlmServer, type LlmServer } from './helpers/llm-server.js';
 
 let server: LlmServer;
 let base: string;
 beforeAll(async () => {
   server = await startLlmServer({ embedDim: 12 });
-  base = mkdtempSync(join(tmpdir(), 'irllrec-embed-'));
-  await ingest({ format: 'recbole', dir: join(repoRoot, 'test', 'fixtures', 'text', 'recbole', 'mini'), out: join(base, 'ds'), minRating: 3 });
+  base = await miniRecboleBase('irllrec-embed-');
   await runProfile({ dir: join(base, 'ds'), provider: 'offline' });
 });
 afterAll(() => server.close());
@@ -146,7 +144,7 @@ describe('embed command', () => {
 
   it('errors: embed before profile; profiles that do not match their manifest', async () => {
     const dir = join(base, 'noprof');
-    await ingest({ format: 'recbole', dir: join(repoRoot, 'test', 'fixtures', 'text', 'recbole', 'mini'), out: dir });
+    await ingest({ format: 'recbole', dir: miniRecbole, out: dir });
     const r = await runCli(['embed', '--data', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);

@@ -12,7 +12,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataError } from '../src/data/errors.js';
 import {
   decodeFloat16, encodeFloat16, float16BitsToNumber, FLOAT16_MAX, isFloat16Exact, NPY_BLOCK_BYTES, numberToFloat16Bits, openNpyRows,
   readNpy, readNpyFloat32, readNpyHeader, roundToFloat16, writeNpy,
@@ -25,6 +24,8 @@ import { openRun } from '../src/serve/run.js';
 import { Rng } from '../src/util/rng.js';
 import { repoRoot } from './shared.js';
 import { runCli, startLlmServer, type LlmServer } from './helpers/llm-server.js';
+import { miniRecbole, writeMovieLensSubset } from './helpers/datasets.js';
+import { expectDataError } from './helpers/expect.js';
 
 let tmp: string;
 let server: LlmServer;
@@ -33,12 +34,7 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'irllrec-f16-'));
   server = await startLlmServer({ embedDim: 24 });
   // a MovieLens subset (the first 15 users of the bundled ratings): 661 texts per kind, so 32 SVD components exist
-  const bundled = join(repoRoot, 'data', 'movielens-latest-small');
-  const ml = join(tmp, 'ml');
-  mkdirSync(ml);
-  const ratings = readFileSync(join(bundled, 'ratings.csv'), 'utf8').split(/\r?\n/);
-  writeFileSync(join(ml, 'ratings.csv'), `${ratings.filter((l, k) => k === 0 || (l && Number(l.split(',')[0]) <= 15)).join('\n')}\n`);
-  for (const f of ['movies.csv', 'tags.csv']) writeFileSync(join(ml, f), readFileSync(join(bundled, f)));
+  const ml = writeMovieLensSubset(join(tmp, 'ml'), 15);
   ds = join(tmp, 'ds');
   await ingest({ format: 'movielens', dir: ml, out: ds });
   await runProfile({ dir: ds, provider: 'offline' });
@@ -47,16 +43,6 @@ afterAll(async () => {
   await server.close();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-function dataError(f: () => unknown): DataError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    return e as DataError;
-  }
-  throw new Error('expected a DataError');
-}
 
 /** The nearest float16 of a float32 value by search over every finite float16, ties to the even pattern. */
 function referenceBits(x: number): number {
@@ -196,30 +182,30 @@ describe('.npy float16', () => {
     const good = Buffer.from(NUMPY_F2, 'base64');
     const cut = join(tmp, 'cut_f2.npy');
     writeFileSync(cut, good.subarray(0, good.length - 3));
-    expect(dataError(() => readNpyFloat32(cut)).message).toBe(`${cut}: truncated .npy data: 17 bytes, expected 20 for shape (2, 5) <f2`);
+    expect(expectDataError(() => readNpyFloat32(cut)).message).toBe(`${cut}: truncated .npy data: 17 bytes, expected 20 for shape (2, 5) <f2`);
     const long = join(tmp, 'long_f2.npy');
     writeFileSync(long, Buffer.concat([good, Buffer.alloc(2)]));
-    expect(dataError(() => openNpyRows(long)).message).toMatch(/\.npy data has 2 unexpected trailing byte/);
+    expect(expectDataError(() => openNpyRows(long)).message).toMatch(/\.npy data has 2 unexpected trailing byte/);
     const deep = join(tmp, 'deep_f2.npy');
     const dict = `{'descr': '<f2', 'fortran_order': False, 'shape': ${'('.repeat(40)}1${',)'.repeat(40)}, }`;
     const head = Buffer.alloc(10);
     head.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
     head.writeUInt16LE(dict.length, 8);
     writeFileSync(deep, Buffer.concat([head, Buffer.from(dict, 'latin1'), Buffer.alloc(2)]));
-    expect(dataError(() => readNpy(deep)).message).toMatch(/nested deeper than 32 levels/);
+    expect(expectDataError(() => readNpy(deep)).message).toMatch(/nested deeper than 32 levels/);
     const fortran = join(tmp, 'fortran_f2.npy');
     writeFileSync(fortran, Buffer.from(Buffer.from(NUMPY_F2, 'base64').toString('latin1').replace("'fortran_order': False", "'fortran_order': True "), 'latin1'));
-    expect(dataError(() => readNpy(fortran)).message).toMatch(/Fortran-ordered \.npy arrays are not supported/);
+    expect(expectDataError(() => readNpy(fortran)).message).toMatch(/Fortran-ordered \.npy arrays are not supported/);
 
     const p = join(tmp, 'budget_f2.npy');
     writeNpy(p, [1000, 300], new Float32Array(300000), { dtype: 'float16' }); // 600 KB on disk, 1.2 MB as float32
     const saved = process.env.IRLLREC_MEMORY_BUDGET;
     process.env.IRLLREC_MEMORY_BUDGET = '1M';
     try {
-      expect(dataError(() => readNpyFloat32(p)).message).toMatch(/budget_f2\.npy: the array of shape \(1000, 300\) as float32 would need 1\.7 MiB, more than the memory budget of 1\.0 MiB/);
+      expect(expectDataError(() => readNpyFloat32(p)).message).toMatch(/budget_f2\.npy: the array of shape \(1000, 300\) as float32 would need 1\.7 MiB, more than the memory budget of 1\.0 MiB/);
       const r = openNpyRows(p);
       expect(r.read(10, 2).length).toBe(600); // a few rows fit
-      expect(dataError(() => r.read(0, 1000)).message).toMatch(/rows 0\.\.999 as float32 would need 1\.1 MiB/);
+      expect(expectDataError(() => r.read(0, 1000)).message).toMatch(/rows 0\.\.999 as float32 would need 1\.1 MiB/);
       r.close();
     } finally {
       if (saved === undefined) delete process.env.IRLLREC_MEMORY_BUDGET;
@@ -239,7 +225,7 @@ describe('.npy float16', () => {
     expect([...t.itmPrf!.data]).toEqual([...it]);
     u[6] = Infinity;
     writeNpy(join(dir, 'usr_prf.npy'), [3, 4], u, { dtype: 'float16' });
-    expect(dataError(() => loadTextVectors(dir, 3, 2, ['usrPrf'])).message).toBe(
+    expect(expectDataError(() => loadTextVectors(dir, 3, 2, ['usrPrf'])).message).toBe(
       `${join(dir, 'usr_prf.npy')}: user profile vectors: row 1 column 2 is Infinity (NaN/Inf are not allowed)`,
     );
     u[6] = 1e6; // finite but beyond float16: clamped on write, read back as 65504
@@ -305,8 +291,8 @@ describe('openNpyRows', () => {
     expect(readNpy(join(tmp, 'rows_f8.npy')).data[3]).toBe(src[3]! * 1.000001);
     const one = join(tmp, 'one_d.npy');
     writeNpy(one, [5], new Float32Array(5), { dtype: 'float16' });
-    expect(dataError(() => openNpyRows(one)).message).toBe(`${one}: expected a 2-D array, got shape (5)`);
-    expect(dataError(() => openNpyRows(join(tmp, 'nope.npy'))).message).toMatch(/nope\.npy: file not found/);
+    expect(expectDataError(() => openNpyRows(one)).message).toBe(`${one}: expected a 2-D array, got shape (5)`);
+    expect(expectDataError(() => openNpyRows(join(tmp, 'nope.npy'))).message).toMatch(/nope\.npy: file not found/);
   });
 });
 
@@ -347,7 +333,7 @@ describe('irllrec embed --dtype float16 --dim N', () => {
 
   it('openai: --dim is sent as "dimensions"; the cache holds float32, so another --dtype refetches nothing', async () => {
     const dir = join(tmp, 'oa');
-    await ingest({ format: 'recbole', dir: join(repoRoot, 'test', 'fixtures', 'text', 'recbole', 'mini'), out: dir, minRating: 3 });
+    await ingest({ format: 'recbole', dir: miniRecbole, out: dir, minRating: 3 });
     await runProfile({ dir, provider: 'offline' });
     const base = ['embed', '--data', dir, '--provider', 'openai', '--base-url', server.url, '--auth', 'none', '--json'];
     const n0 = server.requests.length;

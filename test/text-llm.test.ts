@@ -12,7 +12,7 @@ import { ingest } from '../src/ingest/index.js';
 import { LlmError, OpenAiClient, type LlmConfig } from '../src/text/llm.js';
 import { runProfile } from '../src/text/profile.js';
 import { parseLooseJson, readAnswer, validateAnswer } from '../src/text/schema.js';
-import { repoRoot } from './shared.js';
+import { miniRecbole } from './helpers/datasets.js';
 import { startLlmServer, type Fault, type LlmServer } from './helpers/llm-server.js';
 
 let server: LlmServer | null = null;
@@ -108,7 +108,7 @@ describe('reading replies', () => {
 describe('profile against the loopback server with faults', () => {
   async function dataset(): Promise<string> {
     const out = join(mkdtempSync(join(tmpdir(), 'irllrec-llm-')), 'ds');
-    await ingest({ format: 'recbole', dir: join(repoRoot, 'test', 'fixtures', 'text', 'recbole', 'mini'), out, minRating: 3 });
+    await ingest({ format: 'recbole', dir: miniRecbole, out, minRating: 3 });
     return out;
   }
 

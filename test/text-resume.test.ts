@@ -7,17 +7,15 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingest } from '../src/ingest/index.js';
 import { AnswerStore } from '../src/text/store.js';
-import { repoRoot } from './shared.js';
+import { miniRecboleBase } from './helpers/datasets.js';
 import { runCli, startLlmServer, type LlmServer } from './helpers/llm-server.js';
 
 let server: LlmServer;
 let base: string;
 beforeAll(async () => {
   server = await startLlmServer();
-  base = mkdtempSync(join(tmpdir(), 'irllrec-resume-'));
-  await ingest({ format: 'recbole', dir: join(repoRoot, 'test', 'fixtures', 'text', 'recbole', 'mini'), out: join(base, 'ds'), minRating: 3 });
+  base = await miniRecboleBase('irllrec-resume-');
 });
 afterAll(() => server.close());
 

@@ -17,6 +17,12 @@ function checkDim(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0) fail(`${name} must be a non-negative integer, got ${v}`);
 }
 
+/** Offset of row `row` (cols wide) in a buffer of `length` elements; fails (naming `op`) when the row is not inside. */
+function rowOffset(op: string, row: number, cols: number, length: number): number {
+  if (row < 0 || (row + 1) * cols > length) fail(`${op}: index ${row} out of range`);
+  return row * cols;
+}
+
 /**
  * A GEMM operand as stored (`rows` x `cols`, row-major, leading dimension ld; `trans`: the transposed
  * one): ld >= max(1, cols) (`colName` names cols in the message) and enough elements.
@@ -182,9 +188,7 @@ export const jsKernels: Kernels = {
     const n = idx.length;
     need('dst', dst, n * cols);
     for (let i = 0; i < n; i++) {
-      const s = idx[i];
-      if (s < 0 || (s + 1) * cols > src.length) fail(`gatherRows: index ${s} out of range`);
-      const so = s * cols, d = i * cols;
+      const so = rowOffset('gatherRows', idx[i], cols, src.length), d = i * cols;
       for (let c = 0; c < cols; c++) dst[d + c] = src[so + c];
     }
   },
@@ -193,9 +197,7 @@ export const jsKernels: Kernels = {
     const n = idx.length;
     need('src', src, n * cols);
     for (let i = 0; i < n; i++) {
-      const t = idx[i];
-      if (t < 0 || (t + 1) * cols > dst.length) fail(`scatterAddRows: index ${t} out of range`);
-      const to = t * cols, so = i * cols;
+      const to = rowOffset('scatterAddRows', idx[i], cols, dst.length), so = i * cols;
       for (let c = 0; c < cols; c++) dst[to + c] += src[so + c];
     }
   },

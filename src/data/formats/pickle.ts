@@ -304,6 +304,15 @@ const OP = {
   READONLY_BUFFER: 0x98,
 } as const;
 
+/** OP's names by opcode byte: the messages name the opcode being executed. */
+const OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(OP).map(([name, code]) => [code, name]));
+
+/** Width in bytes of the unsigned length before the data of the string and bytes opcodes. */
+const LENGTH_PREFIX: Record<number, 1 | 4 | 8> = {
+  [OP.SHORT_BINUNICODE]: 1, [OP.BINUNICODE]: 4, [OP.BINUNICODE8]: 8, [OP.SHORT_BINSTRING]: 1,
+  [OP.SHORT_BINBYTES]: 1, [OP.BINBYTES]: 4, [OP.BINBYTES8]: 8, [OP.BYTEARRAY8]: 8,
+};
+
 /** Names of opcodes we recognise but refuse, for clearer messages. */
 const REFUSED: Record<number, string> = {
   0x46: 'FLOAT (protocol 0 text float)',
@@ -396,28 +405,17 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
       );
     }
   };
-  const u8 = (): number => {
-    need(1);
-    return buf[pos++]!;
-  };
-  const u16 = (): number => {
-    need(2);
-    const v = view.getUint16(pos, true);
-    pos += 2;
+  /** Reads the k-byte argument at pos with get(pos), then moves past it. */
+  const read = <T>(k: number, get: (at: number) => T): T => {
+    need(k);
+    const v = get(pos);
+    pos += k;
     return v;
   };
-  const i32 = (): number => {
-    need(4);
-    const v = view.getInt32(pos, true);
-    pos += 4;
-    return v;
-  };
-  const u32 = (): number => {
-    need(4);
-    const v = view.getUint32(pos, true);
-    pos += 4;
-    return v;
-  };
+  const u8 = (): number => read(1, (at) => buf[at]!);
+  const u16 = (): number => read(2, (at) => view.getUint16(at, true));
+  const i32 = (): number => read(4, (at) => view.getInt32(at, true));
+  const u32 = (): number => read(4, (at) => view.getUint32(at, true));
   const u64 = (): number => {
     need(8);
     const lo = view.getUint32(pos, true);
@@ -427,11 +425,11 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
     if (hi >= 0x20_0000) fail(`length ${BigInt(hi) * 0x1_0000_0000n + BigInt(lo)} is too large`);
     return v;
   };
-  const bytes = (k: number): Uint8Array => {
-    need(k);
-    const b = buf.subarray(pos, pos + k);
-    pos += k;
-    return b;
+  const bytes = (k: number): Uint8Array => read(k, (at) => buf.subarray(at, at + k));
+  /** The argument of a string/bytes opcode: its unsigned length (LENGTH_PREFIX[op] bytes), then that many bytes. */
+  const lengthPrefixed = (op: number): Uint8Array => {
+    const width = LENGTH_PREFIX[op];
+    return bytes(width === 1 ? u8() : width === 4 ? u32() : u64());
   };
   const line = (): string => {
     // newline-terminated ASCII argument (GLOBAL, GET, PUT)
@@ -472,6 +470,14 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
     const v = memo.get(idx);
     if (v === undefined) fail(`memo entry ${idx} was never stored`);
     return v as PyValue;
+  };
+  /** The memo index argument: 1 byte (BINPUT, BINGET), 4 bytes (LONG_BINPUT, LONG_BINGET) or a decimal line (PUT, GET). */
+  const memoIndex = (op: number): number => {
+    if (op === OP.BINPUT || op === OP.BINGET) return u8();
+    if (op === OP.LONG_BINPUT || op === OP.LONG_BINGET) return u32();
+    const s = line();
+    if (!/^\d+$/.test(s)) fail(`${opName} with a bad index ${JSON.stringify(s)}`);
+    return Number(s);
   };
   const memoPut = (idx: number): void => {
     const v = top();
@@ -564,16 +570,15 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
       }
       opPos = pos;
       const op = buf[pos++]!;
+      opName = OP_NAMES[op] ?? '';
       switch (op) {
         case OP.PROTO: {
-          opName = 'PROTO';
           const p = u8();
           if (opPos !== 0) fail('PROTO opcode not at the start of the pickle');
           if (p < 2 || p > 5) fail(`unsupported pickle protocol ${p} (expected 2-5)`);
           break;
         }
         case OP.FRAME: {
-          opName = 'FRAME';
           const len = u64();
           if (len > n - pos) {
             throw new DataError(
@@ -585,7 +590,6 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           break;
         }
         case OP.STOP: {
-          opName = 'STOP';
           if (marks.length) fail('STOP inside an unclosed MARK');
           if (stack.length !== 1) fail(`STOP with ${stack.length} values on the stack (expected 1)`);
           if (pos !== n) fail(`${n - pos} unexpected trailing byte(s) after STOP`, pos);
@@ -603,23 +607,18 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           push(false);
           break;
         case OP.BININT:
-          opName = 'BININT';
           push(i32());
           break;
         case OP.BININT1:
-          opName = 'BININT1';
           push(u8());
           break;
         case OP.BININT2:
-          opName = 'BININT2';
           push(u16());
           break;
         case OP.LONG1:
-          opName = 'LONG1';
           push(decodeLong(bytes(u8())));
           break;
         case OP.LONG4: {
-          opName = 'LONG4';
           const len = i32();
           if (len < 0) fail('LONG4 with negative length');
           if (len > MAX_LONG_BYTES) fail(`LONG4 integer of ${len} bytes (at most ${MAX_LONG_BYTES} accepted)`);
@@ -627,57 +626,34 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           break;
         }
         case OP.BINFLOAT:
-          opName = 'BINFLOAT';
-          need(8);
-          push(view.getFloat64(pos, false));
-          pos += 8;
+          push(read(8, (at) => view.getFloat64(at, false)));
           break;
 
         // --- strings and bytes
         case OP.SHORT_BINUNICODE:
-          opName = 'SHORT_BINUNICODE';
-          push(text(bytes(u8())));
-          break;
         case OP.BINUNICODE:
-          opName = 'BINUNICODE';
-          push(text(bytes(u32())));
-          break;
         case OP.BINUNICODE8:
-          opName = 'BINUNICODE8';
-          push(text(bytes(u64())));
+          push(text(lengthPrefixed(op)));
           break;
         case OP.SHORT_BINSTRING:
           // Python 2 str; decoded as latin-1 (like pickle.load(..., encoding='latin1'))
-          opName = 'SHORT_BINSTRING';
-          push(latin1(bytes(u8())));
+          push(latin1(lengthPrefixed(op)));
           break;
         case OP.BINSTRING: {
-          opName = 'BINSTRING';
           const len = i32();
           if (len < 0) fail('BINSTRING with negative length');
           push(latin1(bytes(len)));
           break;
         }
         case OP.SHORT_BINBYTES:
-          opName = 'SHORT_BINBYTES';
-          push(bytes(u8()));
-          break;
         case OP.BINBYTES:
-          opName = 'BINBYTES';
-          push(bytes(u32()));
-          break;
         case OP.BINBYTES8:
-          opName = 'BINBYTES8';
-          push(bytes(u64()));
-          break;
         case OP.BYTEARRAY8:
-          opName = 'BYTEARRAY8';
-          push(bytes(u64()));
+          push(lengthPrefixed(op));
           break;
 
         // --- containers
         case OP.MARK:
-          opName = 'MARK';
           cost(COST_SLOT);
           marks.push(stack.length);
           break;
@@ -685,20 +661,17 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           push(new PyTuple([]), COST_CONTAINER);
           break;
         case OP.TUPLE1: {
-          opName = 'TUPLE1';
           const a = pop();
           push(new PyTuple([a]), COST_CONTAINER + COST_ITEM);
           break;
         }
         case OP.TUPLE2: {
-          opName = 'TUPLE2';
           const b = pop();
           const a = pop();
           push(new PyTuple([a, b]), COST_CONTAINER + 2 * COST_ITEM);
           break;
         }
         case OP.TUPLE3: {
-          opName = 'TUPLE3';
           const c = pop();
           const b = pop();
           const a = pop();
@@ -706,18 +679,15 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           break;
         }
         case OP.TUPLE:
-          opName = 'TUPLE';
           push(new PyTuple(popMark()), COST_CONTAINER);
           break;
         case OP.EMPTY_LIST:
           push(new PyList([]), COST_CONTAINER);
           break;
         case OP.LIST:
-          opName = 'LIST';
           push(new PyList(popMark()), COST_CONTAINER);
           break;
         case OP.APPEND: {
-          opName = 'APPEND';
           const v = pop();
           const l = top();
           if (!(l instanceof PyList)) fail(`APPEND to ${describePy(l)}`);
@@ -726,7 +696,6 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           break;
         }
         case OP.APPENDS: {
-          opName = 'APPENDS';
           const items = popMark();
           const l = top();
           if (!(l instanceof PyList)) fail(`APPENDS to ${describePy(l)}`);
@@ -739,7 +708,6 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           push(new PyDict(), COST_CONTAINER * 2);
           break;
         case OP.DICT: {
-          opName = 'DICT';
           const items = popMark();
           if (items.length % 2) fail('DICT with an odd number of items');
           const d = new PyDict();
@@ -749,7 +717,6 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           break;
         }
         case OP.SETITEM: {
-          opName = 'SETITEM';
           const v = pop();
           const k = pop();
           const d = top();
@@ -759,7 +726,6 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           break;
         }
         case OP.SETITEMS: {
-          opName = 'SETITEMS';
           const items = popMark();
           if (items.length % 2) fail('SETITEMS with an odd number of items');
           const d = top();
@@ -771,65 +737,39 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
 
         // --- stack manipulation
         case OP.POP:
-          opName = 'POP';
           if (marks.length && marks[marks.length - 1] === stack.length) marks.pop();
           else pop();
           break;
         case OP.POP_MARK:
-          opName = 'POP_MARK';
           popMark();
           break;
         case OP.DUP:
-          opName = 'DUP';
           push(top());
           break;
 
         // --- memo
         case OP.MEMOIZE:
-          opName = 'MEMOIZE';
           memoPut(memo.size);
           break;
         case OP.BINPUT:
-          opName = 'BINPUT';
-          memoPut(u8());
-          break;
         case OP.LONG_BINPUT:
-          opName = 'LONG_BINPUT';
-          memoPut(u32());
+        case OP.PUT:
+          memoPut(memoIndex(op));
           break;
-        case OP.PUT: {
-          opName = 'PUT';
-          const s = line();
-          if (!/^\d+$/.test(s)) fail(`PUT with a bad index ${JSON.stringify(s)}`);
-          memoPut(Number(s));
-          break;
-        }
         case OP.BINGET:
-          opName = 'BINGET';
-          push(memoGet(u8()));
-          break;
         case OP.LONG_BINGET:
-          opName = 'LONG_BINGET';
-          push(memoGet(u32()));
+        case OP.GET:
+          push(memoGet(memoIndex(op)));
           break;
-        case OP.GET: {
-          opName = 'GET';
-          const s = line();
-          if (!/^\d+$/.test(s)) fail(`GET with a bad index ${JSON.stringify(s)}`);
-          push(memoGet(Number(s)));
-          break;
-        }
 
         // --- globals and objects
         case OP.GLOBAL: {
-          opName = 'GLOBAL';
           const module = line();
           const name = line();
           push(makeGlobal(module, name), COST_CONTAINER);
           break;
         }
         case OP.STACK_GLOBAL: {
-          opName = 'STACK_GLOBAL';
           const name = pop();
           const module = pop();
           if (typeof module !== 'string' || typeof name !== 'string') {
@@ -839,14 +779,12 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           break;
         }
         case OP.REDUCE: {
-          opName = 'REDUCE';
           const args = asTupleItems(pop(), 'REDUCE arguments');
           const callable = pop();
           push(call(callable, args), COST_CONTAINER);
           break;
         }
         case OP.NEWOBJ: {
-          opName = 'NEWOBJ';
           const args = asTupleItems(pop(), 'NEWOBJ arguments');
           const cls = pop();
           if (!(cls instanceof PyGlobal)) fail(`NEWOBJ on ${describePy(cls)}, expected a class`);
@@ -854,7 +792,6 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           break;
         }
         case OP.NEWOBJ_EX: {
-          opName = 'NEWOBJ_EX';
           const kwargs = pop();
           const args = asTupleItems(pop(), 'NEWOBJ_EX arguments');
           const cls = pop();
@@ -864,7 +801,6 @@ export function loadPickle(buf: Uint8Array, file: string, options: LoadPickleOpt
           break;
         }
         case OP.BUILD: {
-          opName = 'BUILD';
           const state = pop();
           const obj = top();
           if (!(obj instanceof PyObject)) fail(`BUILD on ${describePy(obj)}, expected an object`);
