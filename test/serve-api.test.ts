@@ -4,14 +4,12 @@
  * export) and the examples in docs/serving.md.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trainCommand } from '../src/cli/train.js';
-import { writeNpy } from '../src/data/formats/numpy.js';
 import { topKForUsers } from '../src/eval/ranking.js';
 import { getKernels } from '../src/kernels/index.js';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '../src/serve/errors.js';
@@ -19,6 +17,7 @@ import { exportRun } from '../src/serve/export.js';
 import { serveRecommender, type RecommenderService } from '../src/serve/http.js';
 import { Recommender } from '../src/serve/recommender.js';
 import { readSafetensors } from '../src/util/safetensors.js';
+import { splitsDataset, withQuietStderr, writeOfflineProfiles, writeTextVectors } from './helpers/datasets.js';
 import { repoRoot } from './shared.js';
 
 const U = 60;
@@ -27,21 +26,10 @@ const GENRES = ['Action', 'Comedy', 'Drama', 'Horror', 'Animation'];
 
 /** A small ingested-style dataset: splits, id maps with titles, profiles, text vectors, embed.json. */
 function makeDataset(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'irllrec-serve-'));
-  const lines: Record<string, string[]> = { train: [], valid: [], test: [] };
-  for (let u = 0; u < U; u++) {
-    for (let k = 0; k < 8; k++) {
-      const item = (u * 11 + k * 5 + (u % 3)) % I;
-      lines[k < 5 ? 'train' : k < 7 ? 'valid' : 'test']!.push(`${u}\t${item}`);
-    }
-  }
-  for (const s of ['train', 'valid', 'test']) writeFileSync(join(dir, `${s}.tsv`), `user\titem\n${[...new Set(lines[s])].join('\n')}\n`);
+  const dir = splitsDataset('irllrec-serve-', { users: U, items: I });
   writeFileSync(join(dir, 'users.tsv'), `id\tkey\n${Array.from({ length: U }, (_, u) => `${u}\tu${u}`).join('\n')}\n`);
   writeFileSync(join(dir, 'items.tsv'), `id\tkey\ttitle\n${Array.from({ length: I }, (_, i) => `${i}\ti${i}\tMovie ${i} (${GENRES[i % 5]})`).join('\n')}\n`);
-  for (const [name, rows, w] of [['usr_prf', U, 10], ['itm_prf', I, 10], ['usr_int', U, 14], ['itm_int', I, 14]] as const) {
-    writeNpy(join(dir, `${name}.npy`), [rows, w], Float32Array.from({ length: rows * w }, (_, i) => Math.cos(i * 0.13 + w) + 0.1 * Math.sin(i)));
-  }
-  mkdirSync(join(dir, 'text'));
+  writeTextVectors(dir, { users: U, items: I, profileDim: 10, intentDim: 14, value: (i, w) => Math.cos(i * 0.13 + w) + 0.1 * Math.sin(i) });
   const src = { provider: 'offline', model: 'test', offline: true };
   const users = Array.from({ length: U }, (_, u) => JSON.stringify({
     id: u, key: `u${u}`,
@@ -55,25 +43,13 @@ function makeDataset(): string {
     intent: { key_attributes: [GENRES[i % 5]!], attracts: [`${GENRES[i % 5]} fans`], does_not_suit: [`${GENRES[(i + 2) % 5]} fans`], intent: `attracts ${GENRES[i % 5]} fans` },
     source: src,
   }));
-  const files: Record<string, string> = {};
-  for (const [f, body] of [['text/users.jsonl', users], ['text/items.jsonl', items]] as const) {
-    const text = `${body.join('\n')}\n`;
-    writeFileSync(join(dir, f), text);
-    files[f] = createHash('sha256').update(text).digest('hex');
-  }
-  writeFileSync(join(dir, 'text', 'profile.json'), JSON.stringify({ provider: 'offline', model: 'test', offline: true, files }));
+  writeOfflineProfiles(dir, users, items);
   writeFileSync(join(dir, 'embed.json'), JSON.stringify({ provider: 'local', model: 'tfidf-svd-10', width: 10, local: { dim: 10, seed: 1, max_features: 30000, max_df_ratio: 0.9, iterations: 3 } }));
   return dir;
 }
 
 async function train(data: string, model: string, out: string, sets: string[] = []): Promise<string> {
-  const write = process.stderr.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    await trainCommand({ data, model, out, epochs: '3', set: [...new Set(['train.batch_size=64', ...(model.endsWith('_int') ? ['model.intent_num=4'] : []), ...sets])] });
-  } finally {
-    process.stderr.write = write;
-  }
+  await withQuietStderr(() => trainCommand({ data, model, out, epochs: '3', set: [...new Set(['train.batch_size=64', ...(model.endsWith('_int') ? ['model.intent_num=4'] : []), ...sets])] }));
   return out;
 }
 
@@ -165,13 +141,25 @@ describe('Recommender', () => {
     expect(e.rank).toBe(2);
     expect(e.seen).toBe(false);
     expect(e.intents!.K).toBe(4);
-    expect(e.intents!.user).toHaveLength(3);
+    expect(e.intents!.user.length).toBeGreaterThan(0);
+    expect(e.intents!.user.length).toBeLessThanOrEqual(3);
+    // each side's contributions and residual add up to the score
     expect(e.intents!.explained + e.intents!.residual).toBeCloseTo(e.score, 4);
+    expect(e.intents!.itemExplained + e.intents!.itemResidual).toBeCloseTo(e.score, 4);
     for (const s of [...e.intents!.user, ...e.intents!.item]) {
       expect(s.weight).toBeGreaterThan(0);
       expect(s.lift).toBeCloseTo(s.weight * 4, 2);
+      expect(s.mix).toBeGreaterThan(0);
+      expect(s.share).toBeCloseTo(s.contribution / e.score, 3);
       expect(s.label.items.length).toBeGreaterThan(0);
     }
+    // shown by contribution, largest first; with every intent shown, they sum to `explained`
+    const all = rec.explain('u4', top[1]!.item, { top: 4 }).intents!;
+    for (const side of [all.user, all.item]) for (let j = 1; j < side.length; j++) expect(side[j - 1]!.contribution).toBeGreaterThanOrEqual(side[j]!.contribution);
+    expect(all.user.reduce((a, s) => a + s.contribution, 0)).toBeCloseTo(all.explained, 4);
+    expect(all.item.reduce((a, s) => a + s.contribution, 0)).toBeCloseTo(all.itemExplained, 4);
+    expect(all.fit).toBeGreaterThanOrEqual(0);
+    expect(all.fit).toBeLessThanOrEqual(1);
     expect(e.text!.user.intent).toMatch(/^likes /);
     expect(e.text!.item.attracts[0]).toMatch(/ fans$/);
     const seen = new Set(rec.seenItems('u4'));

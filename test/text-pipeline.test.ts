@@ -4,14 +4,14 @@
  * MovieLens subset (bundled data) and on the Amazon 2018 gift cards 5-core (shared/, if present).
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetsDir, repoRoot } from './shared.js';
+import { writeMovieLensSubset } from './helpers/datasets.js';
 import { runCli, startLlmServer, type LlmServer } from './helpers/llm-server.js';
 
-const bundled = join(repoRoot, 'data', 'movielens-latest-small');
 const giftCards = join(datasetsDir, 'amazon2018-gift-cards-5core');
 
 function train(dir: string, model: string) {
@@ -29,11 +29,7 @@ beforeAll(async () => {
   server = await startLlmServer({ embedDim: 24 });
   base = mkdtempSync(join(tmpdir(), 'irllrec-pipe-'));
   // MovieLens subset: the first 15 users of the bundled ratings (sorted by user), all movies and tags
-  ml = join(base, 'ml-small');
-  mkdirSync(ml);
-  const ratings = readFileSync(join(bundled, 'ratings.csv'), 'utf8').split(/\r?\n/);
-  writeFileSync(join(ml, 'ratings.csv'), `${ratings.filter((l, k) => k === 0 || (l && Number(l.split(',')[0]) <= 15)).join('\n')}\n`);
-  for (const f of ['movies.csv', 'tags.csv']) writeFileSync(join(ml, f), readFileSync(join(bundled, f)));
+  ml = writeMovieLensSubset(join(base, 'ml-small'), 15);
 });
 afterAll(() => server.close());
 
@@ -50,7 +46,7 @@ describe('ingest -> profile -> embed -> train', () => {
     expect(JSON.parse(i.stdout).stats.users).toBe(15);
     await ok(['profile', '--data', ds, '--provider', 'offline']);
     const items = readFileSync(join(ds, 'text', 'items.jsonl'), 'utf8').split('\n')[0]!;
-    expect(JSON.parse(items).source).toEqual({ provider: 'offline', model: 'irllrec-offline-1', offline: true });
+    expect(JSON.parse(items).source).toEqual({ provider: 'offline', model: 'irllrec-offline-2', offline: true });
     await ok(['embed', '--data', ds, '--provider', 'local', '--dim', '32']);
     const r = train(ds, 'lightgcn_int');
     expect(r.model).toBe('lightgcn_int');

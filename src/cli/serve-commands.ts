@@ -37,10 +37,11 @@ export interface RecommendCli {
 function fmtExplanation(e: Explanation): string[] {
   const lines: string[] = [];
   if (e.intents) {
-    const u = e.intents.user.map((s) => `${s.intent} ${(s.weight * 100).toFixed(1)}%${s.text?.length ? ` (${s.text.join('; ')})` : s.label.terms.length ? ` [${s.label.terms.slice(0, 3).join(', ')}]` : ''}`);
-    const i = e.intents.item.map((s) => `${s.intent} ${(s.weight * 100).toFixed(1)}%${s.text?.length ? ` (${s.text.join('; ')})` : s.label.terms.length ? ` [${s.label.terms.slice(0, 3).join(', ')}]` : ''}`);
-    lines.push(`user intents: ${u.join(', ')}`);
-    lines.push(`item intents: ${i.join(', ')}; intent agreement ${e.intents.agreement.toFixed(3)}`);
+    // each intent with its share of the score (a side's shares and its residual add up to 100%)
+    const fmtSide = (ss: NonNullable<Explanation['intents']>['user'], explained: number) =>
+      `${ss.map((s) => `${s.intent} ${(s.share * 100).toFixed(0)}%${s.text?.length ? ` (${s.text.join('; ')})` : s.label.terms.length ? ` [${s.label.terms.slice(0, 3).join(', ')}]` : ''}`).join(', ')}; all intents ${e.score !== 0 ? ((explained / e.score) * 100).toFixed(0) : 0}% of the score`;
+    lines.push(`user intents: ${fmtSide(e.intents.user, e.intents.explained)}`);
+    lines.push(`item intents: ${fmtSide(e.intents.item, e.intents.itemExplained)}; intent agreement ${e.intents.agreement.toFixed(3)}`);
   }
   if (e.text) {
     lines.push(`user wants: ${e.text.user.intent}`);

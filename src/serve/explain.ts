@@ -5,7 +5,8 @@
  */
 import { InvalidArgumentError, UnavailableError } from './errors.js';
 import type { ServeCore } from './core.js';
-import { dot, intentVector, topIndices, type IntentModel } from './intents.js';
+import { dot, IntentMixer, intentVector, topIndices, type IntentModel } from './intents.js';
+import { statedValue } from '../text/consistency.js';
 import { itemPhrases, Lexicon, list, str, userPhrases } from './lexicon.js';
 import { round } from './ranker.js';
 import type { Explanation, ScoredItem } from './types.js';
@@ -101,6 +102,33 @@ export class Explainer {
     return out;
   }
 
+  private readonly mixers = new Map<string, IntentMixer>();
+
+  private mixer(side: 'user' | 'item', m: IntentModel): IntentMixer {
+    let x = this.mixers.get(side);
+    if (!x) this.mixers.set(side, (x = new IntentMixer(side === 'user' ? m.userProto : m.itemProto, m.K, this.c.dim)));
+    return x;
+  }
+
+  /**
+   * A side's mixture applied to a score: contribution a_k (c_k . x) of every intent, their sum, and
+   * the intents in the mixture ordered by contribution (largest first).
+   */
+  private split(mix: { a: Float64Array; fit: number }, C: Float32Array, X: Float32Array, xOff: number) {
+    const d = this.c.dim;
+    const K = mix.a.length;
+    const contrib = new Float64Array(K);
+    let explained = 0;
+    for (let k = 0; k < K; k++) {
+      if (mix.a[k] === 0) continue;
+      contrib[k] = mix.a[k]! * dot(C, k * d, X, xOff, d);
+      explained += contrib[k]!;
+    }
+    const order = Array.from({ length: K }, (_, k) => k).filter((k) => mix.a[k]! > 0);
+    order.sort((x, y) => contrib[y]! - contrib[x]! || x - y);
+    return { a: mix.a, fit: mix.fit, contrib, explained, order };
+  }
+
   /**
    * Why the model scores this item for this user: the interaction intents (prototype weights)
    * behind the score, the text intents of both that match them, and the user's most similar
@@ -129,40 +157,39 @@ export class Explainer {
       const nu = Math.sqrt(dot(eu, 0, eu, 0, d));
       const ni = Math.sqrt(dot(ei, 0, ei, 0, d));
       const agreement = nu > 0 && ni > 0 ? dot(eu, 0, ei, 0, d) / (nu * ni) : 0;
-      const contrib = new Float64Array(K);
-      let explained = 0;
-      // centred on the uniform mixture: what leaning towards intent k adds to the score
-      for (let k = 0; k < K; k++) {
-        contrib[k] = (m.userW[u * K + k]! - 1 / K) * dot(m.userProto, k * d, this.c.itemEmb, i * d, d);
-        explained += contrib[k]!;
-      }
+      // each side's embedding as a non-negative mixture of its prototypes: the score splits exactly
+      // into one contribution per intent plus a residual (serve/intents.ts)
+      const userSide = this.split(this.mixer('user', m).mix(this.c.userEmb, u * d), m.userProto, this.c.itemEmb, i * d);
+      const itemSide = this.split(this.mixer('item', m).mix(this.c.itemEmb, i * d), m.itemProto, this.c.userEmb, u * d);
       const lex = this.lexiconsFor();
-      // the intents the user leans on (above uniform) that raise this item's score most, then the
-      // user's strongest intents
-      const leaning = Array.from({ length: K }, (_, k) => k).filter((k) => m.userW[u * K + k]! * K > 1 && contrib[k]! > 0);
-      leaning.sort((a, b) => contrib[b]! - contrib[a]! || a - b);
-      const userTop = leaning.slice(0, top);
-      for (const k of topIndices(m.userW, u * K, K, K)) {
-        if (userTop.length >= top) break;
-        if (!userTop.includes(k)) userTop.push(k);
-      }
-      const itemTop = topIndices(m.itemW, i * K, K, top);
+      // the intents that raise this score most (each phrase of the entity's text shown once)
+      const usedU = new Set<string>();
+      const usedI = new Set<string>();
+      const share = (side: 'user' | 'item', k: number, s: typeof userSide) => {
+        const W = side === 'user' ? m.userW : m.itemW;
+        const row = side === 'user' ? u : i;
+        const phrases = side === 'user' ? (lex && pu ? lex.user.match(k, uPhrases, 3, usedU) : null) : (lex && pi ? lex.item.match(k, iPhrases, 3, usedI) : null);
+        for (const p of phrases ?? []) (side === 'user' ? usedU : usedI).add(statedValue(p));
+        return {
+          intent: `${side === 'user' ? 'U' : 'I'}${k}`, index: k,
+          weight: round(W[row * K + k]!), lift: round(W[row * K + k]! * K, 3),
+          mix: round(s.a[k]!), contribution: round(s.contrib[k]!), share: round(score !== 0 ? s.contrib[k]! / score : 0, 4),
+          label: this.intentLabel(side, k),
+          ...(phrases ? { text: phrases } : {}),
+        };
+      };
       intents = {
         source: m.source,
         K,
         agreement: round(agreement),
-        user: userTop.map((k) => ({
-          intent: `U${k}`, index: k, weight: round(m.userW[u * K + k]!), lift: round(m.userW[u * K + k]! * K, 3), contribution: round(contrib[k]!),
-          label: this.intentLabel('user', k),
-          ...(lex && pu ? { text: lex.user.match(k, uPhrases, 3) } : {}),
-        })),
-        item: itemTop.map((k) => ({
-          intent: `I${k}`, index: k, weight: round(m.itemW[i * K + k]!), lift: round(m.itemW[i * K + k]! * K, 3),
-          label: this.intentLabel('item', k),
-          ...(lex && pi ? { text: lex.item.match(k, iPhrases, 3) } : {}),
-        })),
-        explained: round(explained),
-        residual: round(score - explained),
+        user: userSide.order.slice(0, top).map((k) => share('user', k, userSide)),
+        item: itemSide.order.slice(0, top).map((k) => share('item', k, itemSide)),
+        explained: round(userSide.explained),
+        residual: round(score - userSide.explained),
+        fit: round(userSide.fit, 4),
+        itemExplained: round(itemSide.explained),
+        itemResidual: round(score - itemSide.explained),
+        itemFit: round(itemSide.fit, 4),
       };
     }
     const text: Explanation['text'] = pu && pi

@@ -7,13 +7,16 @@
  * averaged over the propagation layers l < L (E^(l), as IRLLRec and DCCF use them), or from the
  * final embeddings for BIGCF. The intent vector is ê = C w.
  *
- * Decomposition used by `explain`: with the user's weights w_u, the uniform mixture c̄ = mean_k c_k
- * and the item's final embedding e_i,
- *   score = e_u . e_i = sum_k (w_u[k] - 1/K) (c_k . e_i) + (e_u - ê_u + c̄) . e_i,
- * so leaning on user intent k (more than the uniform 1/K) adds (w_u[k] - 1/K) (c_k . e_i); the rest
- * of the score is reported as `residual`. Softmax weights over many prototypes are often nearly
- * flat, so `lift` = w K (times the uniform weight) is reported beside each weight. The agreement cos(ê_u, ê_i) is what IRLLRec
- * turns into the edge weight (1 + cos) / 2 of a (user, item) pair.
+ * Decomposition used by `explain` (IntentMixer): the user's final embedding written as a
+ * non-negative mixture of the user prototypes, e_u = sum_k a_k c_k + r_u (a >= 0, least squares),
+ * splits the score exactly:
+ *   score = e_u . e_i = sum_k a_k (c_k . e_i) + r_u . e_i,
+ * so intent k contributes a_k (c_k . e_i), the contributions and the `residual` r_u . e_i add up to
+ * the score, and `fit` = 1 - |r_u|^2 / |e_u|^2 says how much of the user the intents describe. The
+ * item side is the same with the item prototypes and e_u. (The softmax weights alone do not explain
+ * the score: they are nearly flat over 128 prototypes and their mixture ê_u is a small part of
+ * e_u; `lift` = w K is still reported beside each weight.) The agreement cos(ê_u, ê_i) is what
+ * IRLLRec turns into the edge weight (1 + cos) / 2 of a (user, item) pair.
  */
 import type { Kernels } from '../kernels/types.js';
 import type { BackboneOutput } from '../models/backbones/types.js';
@@ -127,4 +130,52 @@ export function topIndices(a: Float32Array | Float64Array, off: number, len: num
     best[p] = i;
   }
   return best;
+}
+
+/**
+ * Embeddings as non-negative mixtures of one side's prototypes: a >= 0 minimising
+ * |e - sum_k a_k c_k|^2, by cyclic coordinate descent on the normal equations (G = C C^T, b = C e).
+ * The problem is convex, so the sweeps converge to its optimum; whatever a is, the split of a score
+ * into a_k (c_k . x) plus the residual (e - C^T a) . x is exact.
+ */
+export class IntentMixer {
+  private readonly G: Float64Array;
+
+  constructor(private readonly C: Float32Array, private readonly K: number, private readonly d: number) {
+    this.G = new Float64Array(K * K);
+    for (let j = 0; j < K; j++) for (let k = j; k < K; k++) this.G[j * K + k] = this.G[k * K + j] = dot(C, j * d, C, k * d, d);
+  }
+
+  /** The mixture of row e[off .. off+d): coefficients, the residual vector and the fit 1 - |r|^2/|e|^2. */
+  mix(e: Float32Array, off: number, maxSweeps = 500): { a: Float64Array; residual: Float64Array; fit: number } {
+    const { K, d, C, G } = this;
+    const a = new Float64Array(K);
+    const grad = new Float64Array(K); // G a - b, with a = 0: -b
+    for (let k = 0; k < K; k++) grad[k] = -dot(C, k * d, e, off, d);
+    const norm2 = dot(e, off, e, off, d);
+    const tol = 1e-9 * Math.sqrt(norm2);
+    for (let sweep = 0; sweep < maxSweeps; sweep++) {
+      let moved = 0;
+      for (let k = 0; k < K; k++) {
+        const gkk = G[k * K + k]!;
+        if (!(gkk > 0)) continue;
+        const next = Math.max(0, a[k]! - grad[k]! / gkk);
+        const delta = next - a[k]!;
+        if (delta === 0) continue;
+        a[k] = next;
+        for (let j = 0; j < K; j++) grad[j]! += delta * G[j * K + k]!;
+        moved = Math.max(moved, Math.abs(delta) * Math.sqrt(gkk));
+      }
+      if (moved <= tol) break;
+    }
+    const residual = new Float64Array(d);
+    for (let c = 0; c < d; c++) residual[c] = e[off + c]!;
+    for (let k = 0; k < K; k++) {
+      const w = a[k]!;
+      if (w !== 0) for (let c = 0; c < d; c++) residual[c]! -= w * C[k * d + c]!;
+    }
+    let r2 = 0;
+    for (let c = 0; c < d; c++) r2 += residual[c]! * residual[c]!;
+    return { a, residual, fit: norm2 > 0 ? 1 - r2 / norm2 : 0 };
+  }
 }

@@ -3,6 +3,7 @@
  * characterise each intent prototype (term lifts weighted by how much more than uniform each
  * entity leans on the prototype), and which of an entity's own phrases match a prototype.
  */
+import { statedValue } from '../text/consistency.js';
 import { terms } from '../text/tokenize.js';
 import type { ProfileRecord } from '../text/profile-files.js';
 import { Interner } from '../util/interner.js';
@@ -17,7 +18,7 @@ export class Lexicon {
   constructor(phrases: string[][], private readonly W: Float32Array, private readonly K: number) {
     this.entityTerms = phrases.map((ps) => {
       const set = new Set<number>();
-      for (const p of ps) for (const t of terms(p)) set.add(this.vocab.id(t));
+      for (const p of ps) for (const t of terms(p, true, true)) set.add(this.vocab.id(t));
       return Int32Array.from(set);
     });
     this.df = new Float64Array(this.vocab.size);
@@ -54,26 +55,32 @@ export class Lexicon {
     const total = this.entityTerms.length;
     for (const [t] of [...this.lifts(k)].sort((a, b) => b[1] - a[1] || a[0] - b[0])) {
       if (out.length >= n) break;
-      // template words ("fans", "seekers") are on most entities and name nothing
-      if (this.df[t]! > 0.1 * total) continue;
+      // template words ("fans", "seekers") are on most entities and name nothing, alone or in a
+      // bigram ("sci-fi fans" is shown as "sci-fi")
       const name = this.vocab.keys[t]!;
+      if (name.split(' ').some((w) => (this.df[this.vocab.get(w) ?? -1] ?? 0) > 0.1 * total)) continue;
       if (out.some((o) => o.split(' ').includes(name) || name.split(' ').includes(o))) continue;
       out.push(name);
     }
     return out;
   }
 
-  /** The phrases whose terms characterise prototype k, best first. */
-  match(k: number, phrases: string[], n: number): string[] {
+  /**
+   * The phrases whose terms characterise prototype k, best first, one per stated value
+   * (text/consistency.ts statedValue); `exclude`: the stated values already shown for another
+   * intent (so two intents never carry the same text).
+   */
+  match(k: number, phrases: string[], n: number, exclude?: ReadonlySet<string>): string[] {
     const l = this.lifts(k);
     const scored: [string, number][] = [];
-    const seen = new Set<string>();
+    const seen = new Set<string>(exclude);
     for (const p of phrases) {
-      const key = p.trim().toLowerCase();
+      // "Action fans" and "Action" say the same: one of them is shown
+      const key = statedValue(p);
       if (seen.has(key)) continue;
       seen.add(key);
       let s = 0;
-      for (const t of terms(p)) {
+      for (const t of terms(p, true, true)) {
         const i = this.vocab.get(t);
         if (i !== undefined) s += l.get(i) ?? 0;
       }

@@ -69,8 +69,12 @@ export interface IntentShare {
   weight: number;
   /** weight x K: how many times the uniform weight 1/K the entity puts on this intent. */
   lift: number;
-  /** User intents: (w_u[k] - 1/K) (c_k . e_i), what leaning on this intent adds to the score. */
-  contribution?: number;
+  /** a_k: the intent's coefficient when the entity's embedding is written as a non-negative mixture of its side's prototypes. */
+  mix: number;
+  /** a_k (c_k . x), x the other side's embedding: this intent's part of the score (all of a side's contributions plus its residual = score). */
+  contribution: number;
+  /** contribution / score. */
+  share: number;
   /** What the prototype stands for: items it favours and, with text, its characteristic terms. */
   label: { items: ScoredItem[]; terms: string[] };
   /** The entity's own text-intent phrases that match this prototype (when text exists). */
@@ -93,9 +97,17 @@ export interface Explanation {
     agreement: number;
     user: IntentShare[];
     item: IntentShare[];
-    /** Sum of all user-intent contributions, and the score minus it (the uniform mixture's part plus what intents do not capture). */
+    /**
+     * User side: the sum of every user intent's contribution, the score minus it (what the mixture
+     * of intents does not capture, r_u . e_i), and fit = 1 - |r_u|^2 / |e_u|^2.
+     */
     explained: number;
     residual: number;
+    fit: number;
+    /** The same split of the score over the item's intents. */
+    itemExplained: number;
+    itemResidual: number;
+    itemFit: number;
   };
   /** The LLM (or offline) profile and intent statements, when the dataset has them. */
   text: null | {

@@ -10,7 +10,7 @@ import type { CorpusRecord, FeedbackEntry } from '../ingest/pipeline.js';
 import type { Answer, TaskName } from './schema.js';
 import { salientPhrases, terms } from './tokenize.js';
 
-export const OFFLINE_MODEL = 'irllrec-offline-1';
+export const OFFLINE_MODEL = 'irllrec-offline-2';
 
 /** Attribute names that do not describe taste (ids, numbers, free-text features). */
 const NON_TASTE = /(^|_)(year|date|price|rank|zip|zip_code|id|features|description|title|timestamp|age)$/i;
@@ -74,14 +74,32 @@ export class OfflineContext {
 
   /** Values the item's poor raters like elsewhere (and it lacks): "Drama fans" it disappoints. */
   private dislikerTastes(it: CorpusRecord, i: number): string[] {
-    const own = new Set(this.itemValues[i]);
+    // what the item is said to attract (its values and its tags) is never also what it does not suit
+    const own = new Set([...this.itemValues[i]!, ...it.feedback.flatMap((e) => e.tags ?? [])].map((v) => v.toLowerCase()));
     const c = new Map<string, number>();
-    for (const e of it.feedback) if (e.liked === false) for (const v of this.topValues(e.user!)) if (!own.has(v)) c.set(v, (c.get(v) ?? 0) + 1);
+    for (const e of it.feedback) if (e.liked === false) for (const v of this.topValues(e.user!)) if (!own.has(v.toLowerCase())) c.set(v, (c.get(v) ?? 0) + 1);
     return [...c].filter(([, n]) => n >= 2).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 2).map(([v]) => v);
   }
 
   private phrases(entries: FeedbackEntry[], k: number): string[] {
     return salientPhrases(entries.map(text).filter(Boolean), k, this.df, this.docs);
+  }
+
+  /**
+   * Salient phrases of the liked and of the poorly rated reviews, with any phrase that shares a
+   * word with the other side dropped from both ("plot" praised and "plot holes" criticised says
+   * neither).
+   */
+  private disjointPhrases(liked: FeedbackEntry[], kl: number, disliked: FeedbackEntry[], kd: number): { likedPhrases: string[]; dislikedPhrases: string[] } {
+    const l = this.phrases(liked, kl + 2);
+    const d = this.phrases(disliked, kd + 2);
+    const wordsOf = (ps: string[]) => new Set(ps.flatMap((p) => p.split(' ')));
+    const lw = wordsOf(l);
+    const dw = wordsOf(d);
+    return {
+      likedPhrases: l.filter((p) => !p.split(' ').some((w) => dw.has(w))).slice(0, kl),
+      dislikedPhrases: d.filter((p) => !p.split(' ').some((w) => lw.has(w))).slice(0, kd),
+    };
   }
 
   answer(task: TaskName, id: number): Answer {
@@ -113,8 +131,7 @@ export class OfflineContext {
       year: it.attributes.year?.[0],
       brand: it.attributes.brand?.[0],
       tags,
-      likedPhrases: this.phrases(liked, 4),
-      dislikedPhrases: this.phrases(disliked, 3),
+      ...this.disjointPhrases(liked, 4, disliked, 3),
       nLiked: liked.length,
       nDisliked: disliked.length,
       mean,
@@ -174,33 +191,43 @@ export class OfflineContext {
     for (const e of liked) for (const v of this.itemValues[e.item!]!) likedCount.set(v, (likedCount.get(v) ?? 0) + 1);
     for (const e of disliked) for (const v of this.itemValues[e.item!]!) dislikedCount.set(v, (dislikedCount.get(v) ?? 0) + 1);
     const byText = (a: [string, number], b: [string, number]) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1);
+    // A value is said to be liked only if the user rated it well more often than poorly, and
+    // disliked only the other way round: every statement agrees with the majority of the user's
+    // own ratings of that value, so no value is ever both (a user with 40 liked and 15 poorly
+    // rated thrillers does not "rate Thrillers lower").
+    const mostlyLiked = (v: string) => (likedCount.get(v) ?? 0) > (dislikedCount.get(v) ?? 0);
+    const mostlyDisliked = (v: string) => (dislikedCount.get(v) ?? 0) > (likedCount.get(v) ?? 0);
     // liked: values over-represented among the user's liked items (lift over the population)
     const nl = Math.max(liked.length, 1);
     const likedVals = [...likedCount]
+      .filter(([v]) => mostlyLiked(v))
       .map(([v, c]): [string, number] => [v, c * Math.log((c / nl + 1e-3) / ((this.prior.get(v) ?? 0) + 1e-3))])
       .filter(([, s]) => s > 0)
       .sort(byText)
       .map(([v]) => v);
-    if (likedVals.length === 0) likedVals.push(...[...likedCount].sort(byText).map(([v]) => v));
+    if (likedVals.length === 0) likedVals.push(...[...likedCount].filter(([v]) => mostlyLiked(v)).sort(byText).map(([v]) => v));
     // disliked: values of poorly rated items, more often than among the liked ones
     const nd = Math.max(disliked.length, 1);
     const dislikedVals = [...dislikedCount]
+      .filter(([v]) => mostlyDisliked(v))
       .map(([v, c]): [string, number] => [v, c * Math.log((c / nd + 1e-3) / ((likedCount.get(v) ?? 0) / nl + 1e-3))])
       .filter(([, s]) => s > 0)
       .sort(byText)
-      .map(([v]) => v)
-      .filter((v) => !likedVals.slice(0, 3).includes(v));
-    // no evidence: popular values the user (almost) never chooses
+      .map(([v]) => v);
+    // no evidence of dislike: popular values the user never chooses (said as such, never as a dislike)
     const avoided =
       dislikedVals.length === 0 && liked.length >= 3
         ? [...this.prior]
-            .filter(([v, p]) => p > 0.03 && (likedCount.get(v) ?? 0) / nl < p / 4)
+            .filter(([v, p]) => p > 0.03 && !likedCount.has(v) && !dislikedCount.has(v))
             .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
             .slice(0, 2)
             .map(([v]) => v)
         : [];
+    // tags the user put on items they did not rate poorly, and that do not name a value they
+    // mostly rated poorly (a "sci-fi" tag on a Sci-Fi film they disliked is not a taste)
+    const poorLower = new Set([...dislikedCount.keys()].filter(mostlyDisliked).map((v) => v.toLowerCase()));
     const tagCount = new Map<string, number>();
-    for (const e of f) for (const t of e.tags ?? []) tagCount.set(t, (tagCount.get(t) ?? 0) + 1);
+    for (const e of f) if (e.liked !== false) for (const t of e.tags ?? []) if (!poorLower.has(t.toLowerCase())) tagCount.set(t, (tagCount.get(t) ?? 0) + 1);
     const tags = [...tagCount].sort(byText).slice(0, 5).map(([t]) => t);
     const recentLiked = [...liked].sort((a, b) => (b.rating ?? 0) - (a.rating ?? 0) || (b.time ?? 0) - (a.time ?? 0)).slice(0, 3);
     const titles = (es: FeedbackEntry[]) => es.map((e) => this.corpus.items[e.item!]!.title ?? this.corpus.items[e.item!]!.key);
@@ -208,10 +235,10 @@ export class OfflineContext {
       liked, disliked, likedVals, dislikedVals, avoided, tags,
       favourites: titles(recentLiked),
       lowRated: titles([...disliked].sort((a, b) => (a.rating ?? 0) - (b.rating ?? 0)).slice(0, 2)),
-      likedPhrases: this.phrases(liked, 3),
-      dislikedPhrases: this.phrases(disliked, 2),
+      ...this.disjointPhrases(liked, 3, disliked, 2),
       nReviews: f.filter((e) => text(e)).length,
-      allVals: [...new Set([...likedCount.keys(), ...dislikedCount.keys()])].sort((a, b) => (likedCount.get(b) ?? 0) + (dislikedCount.get(b) ?? 0) - (likedCount.get(a) ?? 0) - (dislikedCount.get(a) ?? 0) || (a < b ? -1 : 1)),
+      // what the user's history is about: the values they chose most, less those they mostly rated poorly
+      keyVals: [...likedCount.keys()].filter((v) => !mostlyDisliked(v)).sort((a, b) => (likedCount.get(b) ?? 0) + (dislikedCount.get(b) ?? 0) - (likedCount.get(a) ?? 0) - (dislikedCount.get(a) ?? 0) || (a < b ? -1 : 1)),
     };
   }
 
@@ -238,14 +265,15 @@ export class OfflineContext {
   private userIntent(u: CorpusRecord): Answer {
     const x = this.userFacts(u);
     const liked = [...x.likedVals.slice(0, 3), ...x.tags.slice(0, 2).map((t) => `"${t}"`), ...x.likedPhrases.slice(0, 2)];
+    // dislikes come only from the user's poor ratings; values they never chose are not dislikes
     const disliked = [...x.dislikedVals.slice(0, 3), ...x.dislikedPhrases.slice(0, 2)];
-    const avoid = disliked.length ? disliked : x.avoided;
-    const key = [...x.allVals.slice(0, 5), ...x.tags.slice(0, 2)];
+    const key = [...x.keyVals.slice(0, 5), ...x.tags.slice(0, 2)];
+    const tail = disliked.length ? `dislikes ${fmtList(disliked.slice(0, 3))}` : x.avoided.length ? `rarely chooses ${fmtList(x.avoided)}` : 'dislikes nothing in particular yet';
     return {
       key_attributes: key,
       liked,
-      disliked: avoid,
-      intent: `likes ${liked.length ? fmtList(liked.slice(0, 4)) : 'nothing in particular yet'} / dislikes ${avoid.length ? fmtList(avoid.slice(0, 3)) : 'nothing in particular yet'}`,
+      disliked,
+      intent: `likes ${liked.length ? fmtList(liked.slice(0, 4)) : 'nothing in particular yet'} / ${tail}`,
     };
   }
 }

@@ -21,7 +21,8 @@ import { displayUrl, LlmError, OpenAiClient, type LlmConfig } from './llm.js';
 import { OFFLINE_MODEL, OfflineContext } from './offline.js';
 import { manifestHeader } from '../util/package.js';
 import { defaultPromptsDir, loadTemplates, templatesHash, type Templates } from './prompts.js';
-import { fileHash, PROFILE_FILES, STORE_FILE, type ProfileRecord } from './profile-files.js';
+import { fileHash, PROFILE_FILES, readProfiles, STORE_FILE, type ProfileRecord } from './profile-files.js';
+import { countByKind, findContradictions } from './consistency.js';
 import { readAnswer, schemaHint, TASK_INFO, TASKS, type Answer, type TaskName } from './schema.js';
 import { acquireLock, AnswerStore, type StoredAnswer } from './store.js';
 import { buildRequests, DEFAULT_BUDGET, emptyAnswer, requestKey, type ChatMessage, type PromptBudget, type TextRequest } from './tasks.js';
@@ -70,6 +71,8 @@ export interface ProfileSummary {
   exported?: { files: string[]; requests: Record<string, number> };
   pending?: Record<string, number | string>;
   files?: string[];
+  /** statements that contradict the training ratings, by kind (text/consistency.ts) */
+  contradictions?: Record<string, number>;
 }
 
 const stageTasks = (stage: 1 | 2) => TASKS.filter((t) => TASK_INFO[t].stage === stage);
@@ -388,6 +391,13 @@ export async function runProfile(o: ProfileOptions): Promise<ProfileSummary> {
     }
     s.files = run.finalize();
     log(`wrote ${s.files.join(', ')}`);
+    // an LLM may contradict the history it was shown: say so (the statements stay as written)
+    const written = readProfiles(corpus.dir);
+    const contradictions = findContradictions(corpus, written.users, written.items);
+    s.contradictions = countByKind(contradictions);
+    log(contradictions.length
+      ? `consistency: ${contradictions.length} statements contradict the training ratings (${Object.entries(s.contradictions).map(([k, v]) => `${k} ${v}`).join(', ')}); e.g. ${contradictions[0]!.side} ${contradictions[0]!.key}: ${contradictions[0]!.kind} "${contradictions[0]!.value}"`
+      : 'consistency: no statement contradicts the training ratings');
     return s;
   } finally {
     run.store.close();

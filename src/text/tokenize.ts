@@ -22,9 +22,14 @@ export function isStopword(t: string): boolean {
   return STOPWORDS.has(t);
 }
 
-/** Lowercased word tokens (letters/digits, inner apostrophes dropped), stopwords kept. */
-export function words(text: string): string[] {
-  return (text.toLowerCase().normalize('NFKC').match(/[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu) ?? []).map((w) => w.replace(/['’]/g, ''));
+/**
+ * Lowercased word tokens (letters/digits, inner apostrophes dropped), stopwords kept.
+ * `compounds`: hyphenated words stay one token ("sci-fi", not "sci" and "fi"), for labels shown to
+ * people; the embedder's vocabulary is built without it.
+ */
+export function words(text: string, compounds = false): string[] {
+  const re = compounds ? /[\p{L}\p{N}]+(?:['’-][\p{L}\p{N}]+)*/gu : /[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu;
+  return (text.toLowerCase().normalize('NFKC').match(re) ?? []).map((w) => w.replace(/['’]/g, ''));
 }
 
 /** Content tokens: no stopwords, no single characters, no pure numbers of 1-3 digits. */
@@ -33,11 +38,11 @@ export function contentTokens(text: string): string[] {
 }
 
 /** Unigrams and bigrams of adjacent content words (a stopword or punctuation breaks a bigram). */
-export function terms(text: string, bigrams = true): string[] {
+export function terms(text: string, bigrams = true, compounds = false): string[] {
   const out: string[] = [];
   for (const chunk of text.split(/[.!?;:,()\[\]{}"\n\r\t/|]+/)) {
     let prev: string | null = null;
-    for (const w of words(chunk)) {
+    for (const w of words(chunk, compounds)) {
       const ok = w.length > 1 && !STOPWORDS.has(w) && !/^\d{1,3}$/.test(w);
       if (!ok) {
         prev = null;
