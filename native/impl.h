@@ -447,26 +447,25 @@ struct DAcc {
 
 static const i64 kRedChunk = 1 << 16;  // elements per partial sum (multiple of 16)
 
-static double sum_chunk(const float* x, i64 n) {
+// One pass over n floats in 16-wide steps, the tail loaded masked to zero: `step(acc, i, m)` folds
+// elements [i, i + m) (m = 16 except at the tail) into the float64 accumulator.
+template <class Step>
+static double reduce_chunk(i64 n, Step step) {
   DAcc acc;
   i64 i = 0;
-  for (; i + 16 <= n; i += 16) acc.add(vload(x + i));
-  if (i < n) acc.add(vload_part(x + i, n - i, 0.f));
+  for (; i + 16 <= n; i += 16) step(acc, i, (i64)16);
+  if (i < n) step(acc, i, n - i);
   return acc.total();
+}
+static inline vf16 vload_n(const float* p, i64 m) { return m == 16 ? vload(p) : vload_part(p, m, 0.f); }
+static double sum_chunk(const float* x, i64 n) {
+  return reduce_chunk(n, [&](DAcc& acc, i64 i, i64 m) { acc.add(vload_n(x + i, m)); });
 }
 static double sumsq_chunk(const float* x, i64 n) {
-  DAcc acc;
-  i64 i = 0;
-  for (; i + 16 <= n; i += 16) acc.add_sq(vload(x + i));
-  if (i < n) acc.add_sq(vload_part(x + i, n - i, 0.f));
-  return acc.total();
+  return reduce_chunk(n, [&](DAcc& acc, i64 i, i64 m) { acc.add_sq(vload_n(x + i, m)); });
 }
 static double dot_chunk(const float* x, const float* y, i64 n) {
-  DAcc acc;
-  i64 i = 0;
-  for (; i + 16 <= n; i += 16) acc.add_prod(vload(x + i), vload(y + i));
-  if (i < n) acc.add_prod(vload_part(x + i, n - i, 0.f), vload_part(y + i, n - i, 0.f));
-  return acc.total();
+  return reduce_chunk(n, [&](DAcc& acc, i64 i, i64 m) { acc.add_prod(vload_n(x + i, m), vload_n(y + i, m)); });
 }
 
 template <class F>
