@@ -4,15 +4,19 @@
  * tokenisation debris, no text shown on two intents, and offline profiles that never contradict
  * the user's own ratings (with the checker shown to catch contradictions).
  */
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Corpus } from '../src/ingest/corpus.js';
+import { readCorpus, type Corpus } from '../src/ingest/corpus.js';
 import type { CorpusRecord, FeedbackEntry } from '../src/ingest/pipeline.js';
 import { IntentMixer } from '../src/serve/intents.js';
 import { Lexicon } from '../src/serve/lexicon.js';
 import { findContradictions, statedValue } from '../src/text/consistency.js';
 import { OfflineContext } from '../src/text/offline.js';
 import type { ProfileRecord } from '../src/text/profile-files.js';
+import { runProfile } from '../src/text/profile.js';
 import { terms } from '../src/text/tokenize.js';
+import { miniRecboleBase } from './helpers/datasets.js';
+import { startLlmServer } from './helpers/llm-server.js';
 import { mulberry32 as seededRandom } from './helpers/seeded-random.mjs';
 
 describe('IntentMixer: an embedding as a non-negative mixture of prototypes', () => {
@@ -155,4 +159,29 @@ describe('offline profiles agree with the user\u2019s own ratings', () => {
     expect([...kinds].sort()).toEqual(['attracts-and-does-not-suit', 'disliked-but-mostly-rated-well', 'disliked-without-poor-ratings', 'liked-and-disliked', 'liked-but-mostly-rated-poorly']);
     expect(statedValue('"Sci-Fi" fans')).toBe('sci-fi');
   });
+});
+
+describe('irllrec profile checks what the provider wrote', () => {
+  it('counts and logs the statements an LLM makes against the ratings; the offline ones have none', async () => {
+    const server = await startLlmServer();
+    try {
+      const ds = join(await miniRecboleBase('irllrec-consistency-'), 'ds');
+      const lines: string[] = [];
+      // the mock model says every user dislikes "noise", whether or not they rated anything poorly
+      const s = await runProfile({
+        dir: ds, provider: 'openai', concurrency: 4, log: (l) => lines.push(l),
+        llm: { baseUrl: server.url, model: 'mock', auth: 'none', timeoutMs: 10_000, maxRetries: 0, retryBaseMs: 1, retryMaxMs: 10, jsonMode: true, temperature: 0, maxTokens: 256 },
+      });
+      const corpus = readCorpus(ds);
+      const noPoor = corpus.users.filter((u) => u.feedback.length > 0 && !u.feedback.some((e) => e.liked === false)).length;
+      expect(noPoor).toBeGreaterThan(0);
+      expect(s.contradictions?.['disliked-without-poor-ratings']).toBe(noPoor);
+      expect(lines.find((l) => l.startsWith('consistency: '))).toMatch(/^consistency: \d+ statements contradict the training ratings \(.*disliked-without-poor-ratings/);
+      const offline = await runProfile({ dir: ds, provider: 'offline', log: (l) => lines.push(l) });
+      expect(offline.contradictions).toEqual({});
+      expect(lines.filter((l) => l.startsWith('consistency: ')).at(-1)).toBe('consistency: no statement contradicts the training ratings');
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
 });

@@ -21,7 +21,7 @@ import { displayUrl, LlmError, OpenAiClient, type LlmConfig } from './llm.js';
 import { OFFLINE_MODEL, OfflineContext } from './offline.js';
 import { manifestHeader } from '../util/package.js';
 import { defaultPromptsDir, loadTemplates, templatesHash, type Templates } from './prompts.js';
-import { fileHash, PROFILE_FILES, readProfiles, STORE_FILE, type ProfileRecord } from './profile-files.js';
+import { fileHash, PROFILE_FILES, STORE_FILE, type ProfileRecord } from './profile-files.js';
 import { countByKind, findContradictions } from './consistency.js';
 import { readAnswer, schemaHint, TASK_INFO, TASKS, type Answer, type TaskName } from './schema.js';
 import { acquireLock, AnswerStore, type StoredAnswer } from './store.js';
@@ -296,7 +296,20 @@ export class Run {
     this.s.seconds = Math.round((performance.now() - this.t0) / 100) / 10;
   }
 
-  /** Writes text/users.jsonl, text/items.jsonl and text/profile.json from the store. */
+  /**
+   * An LLM may contradict the history it was shown: count the statements that contradict the
+   * training ratings and say so (they stay as written).
+   */
+  private checkConsistency(users: ProfileRecord[], items: ProfileRecord[]): void {
+    const found = findContradictions(this.corpus, users, items);
+    this.s.contradictions = countByKind(found);
+    const first = found[0];
+    this.log(first
+      ? `consistency: ${found.length} statements contradict the training ratings (${Object.entries(this.s.contradictions).map(([k, v]) => `${k} ${v}`).join(', ')}); e.g. ${first.side} ${first.key}: ${first.kind} "${first.value}"`
+      : 'consistency: no statement contradicts the training ratings');
+  }
+
+  /** Writes text/users.jsonl, text/items.jsonl and text/profile.json from the store (and checks them). */
   finalize(): string[] {
     const all = [...this.requests(1), ...this.requests(2)];
     const byTaskId = new Map<string, StoredAnswer>();
@@ -311,11 +324,13 @@ export class Run {
       });
     const dir = this.corpus.dir;
     const files: Record<string, string> = {};
+    const written = { users: recs('user'), items: recs('item') };
     for (const kind of ['users', 'items'] as const) {
       const path = join(dir, PROFILE_FILES[kind]);
-      writeFileAtomic(path, recs(kind === 'users' ? 'user' : 'item').map((r) => `${JSON.stringify(r)}\n`).join(''));
+      writeFileAtomic(path, written[kind].map((r) => `${JSON.stringify(r)}\n`).join(''));
       files[PROFILE_FILES[kind]] = fileHash(path);
     }
+    this.checkConsistency(written.users, written.items);
     this.finishCounters();
     const manifest = {
       ...manifestHeader('irllrec-profiles', 1),
@@ -391,13 +406,6 @@ export async function runProfile(o: ProfileOptions): Promise<ProfileSummary> {
     }
     s.files = run.finalize();
     log(`wrote ${s.files.join(', ')}`);
-    // an LLM may contradict the history it was shown: say so (the statements stay as written)
-    const written = readProfiles(corpus.dir);
-    const contradictions = findContradictions(corpus, written.users, written.items);
-    s.contradictions = countByKind(contradictions);
-    log(contradictions.length
-      ? `consistency: ${contradictions.length} statements contradict the training ratings (${Object.entries(s.contradictions).map(([k, v]) => `${k} ${v}`).join(', ')}); e.g. ${contradictions[0]!.side} ${contradictions[0]!.key}: ${contradictions[0]!.kind} "${contradictions[0]!.value}"`
-      : 'consistency: no statement contradicts the training ratings');
     return s;
   } finally {
     run.store.close();
