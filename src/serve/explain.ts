@@ -130,9 +130,9 @@ export class Explainer {
   }
 
   /**
-   * Why the model scores this item for this user: the interaction intents (prototype weights)
-   * behind the score, the text intents of both that match them, and the user's most similar
-   * training items.
+   * Why the model scores this item for this user: the intents whose contributions make up the
+   * score (with the model's own intent weights), the text intents of both that match them, and the
+   * user's most similar training items.
    */
   explain(u: number, i: number, top: number): Explanation {
     const d = this.c.dim;
@@ -162,28 +162,31 @@ export class Explainer {
       const userSide = this.split(this.mixer('user', m).mix(this.c.userEmb, u * d), m.userProto, this.c.itemEmb, i * d);
       const itemSide = this.split(this.mixer('item', m).mix(this.c.itemEmb, i * d), m.itemProto, this.c.userEmb, u * d);
       const lex = this.lexiconsFor();
-      // the intents that raise this score most (each phrase of the entity's text shown once)
-      const usedU = new Set<string>();
-      const usedI = new Set<string>();
-      const share = (side: 'user' | 'item', k: number, s: typeof userSide) => {
-        const W = side === 'user' ? m.userW : m.itemW;
-        const row = side === 'user' ? u : i;
-        const phrases = side === 'user' ? (lex && pu ? lex.user.match(k, uPhrases, 3, usedU) : null) : (lex && pi ? lex.item.match(k, iPhrases, 3, usedI) : null);
-        for (const p of phrases ?? []) (side === 'user' ? usedU : usedI).add(statedValue(p));
+      // per side: its weights and row, its lexicon and the entity's own phrases, the stated values
+      // already shown (each phrase of the entity's text is shown on one intent only)
+      const sides = {
+        user: { prefix: 'U', W: m.userW, row: u, lex: lex?.user, phrases: pu ? uPhrases : null, shown: new Set<string>(), split: userSide },
+        item: { prefix: 'I', W: m.itemW, row: i, lex: lex?.item, phrases: pi ? iPhrases : null, shown: new Set<string>(), split: itemSide },
+      };
+      const share = (side: 'user' | 'item', k: number) => {
+        const x = sides[side];
+        const text = x.lex && x.phrases ? x.lex.match(k, x.phrases, 3, x.shown) : null;
+        for (const p of text ?? []) x.shown.add(statedValue(p));
+        const w = x.W[x.row * K + k]!;
         return {
-          intent: `${side === 'user' ? 'U' : 'I'}${k}`, index: k,
-          weight: round(W[row * K + k]!), lift: round(W[row * K + k]! * K, 3),
-          mix: round(s.a[k]!), contribution: round(s.contrib[k]!), share: round(score !== 0 ? s.contrib[k]! / score : 0, 4),
+          intent: `${x.prefix}${k}`, index: k, weight: round(w), lift: round(w * K, 3),
+          mix: round(x.split.a[k]!), contribution: round(x.split.contrib[k]!), share: round(score !== 0 ? x.split.contrib[k]! / score : 0, 4),
           label: this.intentLabel(side, k),
-          ...(phrases ? { text: phrases } : {}),
+          ...(text ? { text } : {}),
         };
       };
       intents = {
         source: m.source,
         K,
         agreement: round(agreement),
-        user: userSide.order.slice(0, top).map((k) => share('user', k, userSide)),
-        item: itemSide.order.slice(0, top).map((k) => share('item', k, itemSide)),
+        // the intents that raise this score most, largest contribution first
+        user: userSide.order.slice(0, top).map((k) => share('user', k)),
+        item: itemSide.order.slice(0, top).map((k) => share('item', k)),
         explained: round(userSide.explained),
         residual: round(score - userSide.explained),
         fit: round(userSide.fit, 4),
