@@ -23,7 +23,7 @@ import { higherIsBetter, METRIC_NAMES, type MetricName } from '../eval/metrics.j
 import { RUN_DATA_FILES } from '../run/layout.js';
 import { loadRunDataset, readRunData, type RunData } from '../run/snapshot.js';
 import { openRun, readRunInfo, type RunInfo } from '../run/open.js';
-import { Recommender, type Explanation } from '../serve/recommender.js';
+import { Recommender, type Explanation, type IntentShare } from '../serve/recommender.js';
 import { normalizeRows } from '../serve/ranker.js';
 import { fsReason, outputProblem, writeFileAtomic } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
@@ -461,8 +461,11 @@ function explanationCard(e: Explanation, hit: boolean, n: number): string {
   const parts: string[] = [];
   parts.push(`<div class="card"><div class="ch"><b>${n}. ${esc(e.title ?? e.item)}</b> <span class="small">id ${esc(e.item)} · score ${e.score.toFixed(4)} · rank ${e.rank}</span>${hit ? ' <span class="hit" title="in the user\'s test split">test hit ✓</span>' : ''}</div>`);
   if (e.intents) {
-    const u = e.intents.user.map((s) => `<li>${bar(s.lift / 8, '#1f77b4')} <b>${s.intent}</b> ${(s.weight * 100).toFixed(2)}% (×${s.lift.toFixed(2)} uniform) · adds ${fmt(s.contribution)} (${(s.share * 100).toFixed(1)}% of the score)${s.text?.length ? ` · <i>${esc(s.text.join('; '))}</i>` : ''}<br><span class="small">favours ${esc(s.label.items.map((it) => it.title ?? it.item).join(', '))}${s.label.terms.length ? ` · ${esc(s.label.terms.join(', '))}` : ''}</span></li>`).join('');
-    const it = e.intents.item.map((s) => `<li>${bar(s.lift / 8, '#d62728')} <b>${s.intent}</b> ${(s.weight * 100).toFixed(2)}% (×${s.lift.toFixed(2)} uniform) · adds ${fmt(s.contribution)} (${(s.share * 100).toFixed(1)}%)${s.text?.length ? ` · <i>${esc(s.text.join('; '))}</i>` : ''}<br><span class="small">also ${esc(s.label.items.map((x) => x.title ?? x.item).join(', '))}${s.label.terms.length ? ` · ${esc(s.label.terms.join(', '))}` : ''}</span></li>`).join('');
+    // one line per intent: the model's weight, its share of the score, its text, what it stands for
+    const li = (s: IntentShare, colour: string, lead: string) =>
+      `<li>${bar(s.lift / 8, colour)} <b>${s.intent}</b> ${(s.weight * 100).toFixed(2)}% (×${s.lift.toFixed(2)} uniform) · adds ${fmt(s.contribution)} (${(s.share * 100).toFixed(1)}% of the score)${s.text?.length ? ` · <i>${esc(s.text.join('; '))}</i>` : ''}<br><span class="small">${lead} ${esc(s.label.items.map((x) => x.title ?? x.item).join(', '))}${s.label.terms.length ? ` · ${esc(s.label.terms.join(', '))}` : ''}</span></li>`;
+    const u = e.intents.user.map((s) => li(s, '#1f77b4', 'favours')).join('');
+    const it = e.intents.item.map((s) => li(s, '#d62728', 'also')).join('');
     parts.push(`<div class="cols"><div><div class="small">user intents behind the score</div><ul>${u}</ul></div><div><div class="small">item intents</div><ul>${it}</ul></div></div>`);
     parts.push(`<div class="small">intent agreement cos(ê<sub>u</sub>, ê<sub>i</sub>) = ${e.intents.agreement.toFixed(3)}; user intents account for ${fmt(e.intents.explained)} of the score (residual ${fmt(e.intents.residual)}, they describe ${(e.intents.fit * 100).toFixed(0)}% of the user's embedding), item intents for ${fmt(e.intents.itemExplained)} (residual ${fmt(e.intents.itemResidual)})</div>`);
   }
