@@ -7,7 +7,8 @@ import { InvalidArgumentError, UnavailableError } from './errors.js';
 import type { ServeCore } from './core.js';
 import { dot, IntentMixer, intentVector, topIndices, type IntentModel } from './intents.js';
 import { statedValue } from '../text/consistency.js';
-import { itemPhrases, Lexicon, list, str, userPhrases } from './lexicon.js';
+import { answerList, answerText } from '../text/schema.js';
+import { itemPhrases, Lexicon, userPhrases } from './lexicon.js';
 import { round } from './ranker.js';
 import type { Explanation, ScoredItem } from './types.js';
 
@@ -197,8 +198,8 @@ export class Explainer {
     }
     const text: Explanation['text'] = pu && pi
       ? {
-          user: { profile: str(pu.profile.summarization), intent: str(pu.intent.intent), liked: list(pu.intent.liked), disliked: list(pu.intent.disliked) },
-          item: { profile: str(pi.profile.summarization), intent: str(pi.intent.intent), attracts: list(pi.intent.attracts), doesNotSuit: list(pi.intent.does_not_suit) },
+          user: { profile: answerText(pu.profile.summarization), intent: answerText(pu.intent.intent), liked: answerList(pu.intent.liked), disliked: answerList(pu.intent.disliked) },
+          item: { profile: answerText(pi.profile.summarization), intent: answerText(pi.intent.intent), attracts: answerList(pi.intent.attracts), doesNotSuit: answerList(pi.intent.does_not_suit) },
         }
       : null;
     // because: the user's training items closest to this one (cosine of the item embeddings: only

@@ -4,6 +4,7 @@
  * entity leans on the prototype), and which of an entity's own phrases match a prototype.
  */
 import { statedValue } from '../text/consistency.js';
+import { answerList } from '../text/schema.js';
 import { terms } from '../text/tokenize.js';
 import type { ProfileRecord } from '../text/profile-files.js';
 import { Interner } from '../util/interner.js';
@@ -90,14 +91,12 @@ export class Lexicon {
   }
 }
 
-export const str = (v: unknown): string => (Array.isArray(v) ? v.join('; ') : typeof v === 'string' ? v : '');
-export const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : typeof v === 'string' && v ? [v] : []);
 
 /** The phrases of a user's or an item's intents the lexicons are mined from. */
 export function userPhrases(r: ProfileRecord): string[] {
-  return [...list(r.intent.liked), ...list(r.intent.key_attributes)];
+  return [...answerList(r.intent.liked), ...answerList(r.intent.key_attributes)];
 }
 
 export function itemPhrases(r: ProfileRecord): string[] {
-  return [...list(r.intent.attracts), ...list(r.intent.key_attributes)];
+  return [...answerList(r.intent.attracts), ...answerList(r.intent.key_attributes)];
 }

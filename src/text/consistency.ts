@@ -11,6 +11,7 @@
  */
 import type { Corpus } from '../ingest/corpus.js';
 import type { ProfileRecord } from './profile-files.js';
+import { answerList } from './schema.js';
 
 export interface Contradiction {
   side: 'user' | 'item';
@@ -29,8 +30,6 @@ export function statedValue(phrase: string): string {
     .replace(/^["'“”]+|["'“”]+$/g, '')
     .toLowerCase();
 }
-
-const listOf = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : typeof v === 'string' && v ? [v] : []);
 
 /** Every contradiction between the profile records and the corpus they describe (empty when none). */
 export function findContradictions(corpus: Corpus, users: ProfileRecord[], items: ProfileRecord[]): Contradiction[] {
@@ -51,8 +50,8 @@ export function findContradictions(corpus: Corpus, users: ProfileRecord[], items
       for (const v of itemValues[e.item] ?? []) m.set(v, (m.get(v) ?? 0) + 1);
     }
     const add = (kind: Contradiction['kind'], value: string) => out.push({ side: 'user', id: u, key: r.key, kind, value });
-    const liked = listOf(r.intent.liked).map(statedValue);
-    const disliked = listOf(r.intent.disliked).map(statedValue);
+    const liked = answerList(r.intent.liked).map(statedValue);
+    const disliked = answerList(r.intent.disliked).map(statedValue);
     if (disliked.length > 0 && nPoor === 0) add('disliked-without-poor-ratings', disliked.join('; '));
     for (const v of liked) {
       if (!vocabulary.has(v)) continue;
@@ -64,8 +63,8 @@ export function findContradictions(corpus: Corpus, users: ProfileRecord[], items
     }
   });
   items.forEach((r, i) => {
-    const attracts = new Set(listOf(r.intent.attracts).map(statedValue));
-    for (const v of listOf(r.intent.does_not_suit).map(statedValue)) {
+    const attracts = new Set(answerList(r.intent.attracts).map(statedValue));
+    for (const v of answerList(r.intent.does_not_suit).map(statedValue)) {
       if (attracts.has(v)) out.push({ side: 'item', id: i, key: r.key, kind: 'attracts-and-does-not-suit', value: v });
     }
   });

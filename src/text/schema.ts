@@ -25,6 +25,11 @@ export const TASK_INFO: Record<TaskName, { kind: 'user' | 'item'; stage: 1 | 2; 
 
 export type Answer = Record<string, string | string[]>;
 
+/** An answer field as one string (a list joined by "; "), '' when absent. */
+export const answerText = (v: unknown): string => (Array.isArray(v) ? v.join('; ') : typeof v === 'string' ? v : '');
+/** An answer field as a list (a lone string is a one-element list), [] when absent. */
+export const answerList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : typeof v === 'string' && v ? [v] : []);
+
 export function schemaHint(task: TaskName): string {
   const fields = Object.entries(SCHEMAS[task]).map(([k, t]) => `"${k}": ${t === 'string' ? '"..."' : '["...", "..."]'}`);
   return `{${fields.join(', ')}}`;
